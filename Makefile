@@ -1,0 +1,37 @@
+# Every target sets up what it needs from nothing: a fresh clone runs `make demo` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_TIME_LIMIT ?= 180
+FSDD ?= ../shared/data/fsdd
+
+.PHONY: install demo test lab app bench clean browser-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch 2.14.1 + torchaudio 2.11.0 is the pair measured to work together (DESIGN.md)
+	$(BIN)/python -m pip install --quiet -e ".[notebook,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+browser-deps:
+	# Debian's Chromium drives the real-browser tests (Playwright's own browser download is blocked here)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: $(STAMP)
+	$(BIN)/autoasr demo --time-limit $(DEMO_TIME_LIMIT) --output autoasr_runs/demo
+
+test: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) autoasr_runs .pytest_cache

@@ -1,0 +1,59 @@
+"""Events that ``ASRPredictor.fit`` emits while it works; UIs and loggers subscribe to them.
+
+Subclass :class:`FitCallback` and override what you need; every method has a no-op default.
+
+>>> class Printer(FitCallback):
+...     def on_epoch_end(self, trial_id, metrics):
+...         print(trial_id, metrics["val_wer"])
+"""
+from __future__ import annotations
+
+import sys
+
+
+class FitCallback:
+    def on_search_start(self, info: dict) -> None:
+        """``info``: time_limit, presets, num_train, num_tuning, search_space (names to choices)."""
+
+    def on_trial_start(self, trial_id: str, config: dict) -> None:
+        pass
+
+    def on_epoch_end(self, trial_id: str, metrics: dict) -> None:
+        """``metrics``: epoch, train_loss, val_wer, val_cer, best_val_wer, epoch_seconds, time."""
+
+    def on_trial_end(self, trial: dict) -> None:
+        """``trial``: one leaderboard row as a dict (status, val_wer, config, ...)."""
+
+    def on_search_end(self, leaderboard) -> None:
+        """``leaderboard``: the final pandas DataFrame, best first."""
+
+
+class PrintProgress(FitCallback):
+    """One line per trial event, for terminals and logs."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def on_search_start(self, info):
+        self._print(f"search: {info['num_train']} training and {info['num_tuning']} tuning utterances, "
+                    f"budget {info['time_limit']:.0f} s, presets '{info['presets']}'")
+
+    def on_trial_start(self, trial_id, config):
+        summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+        self._print(f"trial {trial_id} started: {summary}")
+
+    def on_trial_end(self, trial):
+        self._print(f"trial {trial['trial_id']} {trial['status']}: val WER {trial['val_wer']:.3f} "
+                    f"after {trial['epochs']} epochs ({trial['stop_reason']})")
+
+
+def emit(callbacks, event: str, *args) -> None:
+    """Call ``event`` on every callback; a failing callback is reported, never fatal to the run."""
+    for callback in callbacks:
+        try:
+            getattr(callback, event)(*args)
+        except Exception as error:  # a broken progress bar must not cost a trained model
+            print(f"autoasr: callback {type(callback).__name__}.{event} failed: {error}", file=sys.stderr)

@@ -1,0 +1,175 @@
+"""The ``autoasr`` command line: demo, fit, evaluate, transcribe, leaderboard, inspect, export.
+
+Errors about the user's input are printed as one clear line and exit with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from autoasr.data import DataError
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, default=_json_default))
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _leaderboard_records(predictor) -> list[dict]:
+    frame = predictor.leaderboard()
+    records = []
+    for row in frame.to_dict(orient="records"):
+        records.append({key: (None if isinstance(value, float) and value != value else value)
+                        for key, value in row.items()})
+    return records
+
+
+def _format_leaderboard(predictor) -> str:
+    frame = predictor.leaderboard()
+    if frame.empty:
+        return "(no trials)"
+    shown = frame[["trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "train_seconds", "stop_reason"]]
+    return shown.to_string(index=False, float_format=lambda value: f"{value:.3f}")
+
+
+def command_fit(arguments) -> int:
+    from autoasr.predictor import ASRPredictor
+
+    if arguments.resume and (Path(arguments.output) / "predictor.json").is_file():
+        predictor = ASRPredictor.load(arguments.output)
+        predictor.domain = arguments.domain or predictor.domain
+    else:
+        predictor = ASRPredictor(path=arguments.output, domain=arguments.domain or "general")
+    predictor.fit(arguments.data, tuning_data=arguments.tuning_data, time_limit=arguments.time_limit,
+                  presets=arguments.presets, resume=arguments.resume)
+    print(_format_leaderboard(predictor))
+    print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
+    return 0
+
+
+def command_demo(arguments) -> int:
+    from autoasr.demo import run_demo
+
+    report = run_demo(output=arguments.output, time_limit=arguments.time_limit)
+    print(f"\nreport: {report}")
+    return 0
+
+
+def _load_model(model_path: str):
+    from autoasr.predictor import ASRPredictor
+
+    return ASRPredictor.load(model_path)
+
+
+def command_evaluate(arguments) -> int:
+    result = _load_model(arguments.model_dir).evaluate(arguments.data)
+    if arguments.json:
+        _print_json(result)
+    else:
+        print(f"WER {result['wer']:.2%}  CER {result['cer']:.2%}  on {result['num_utterances']} utterances "
+              f"(S {result['substitutions']}, D {result['deletions']}, I {result['insertions']}); "
+              f"real-time factor {result['real_time_factor']:.4f}")
+    return 0
+
+
+def command_transcribe(arguments) -> int:
+    texts = _load_model(arguments.model_dir).transcribe(list(arguments.audio))
+    if arguments.json:
+        _print_json([{"audio": audio, "text": text} for audio, text in zip(arguments.audio, texts)])
+    else:
+        for audio, text in zip(arguments.audio, texts):
+            print(f"{audio}\t{text}")
+    return 0
+
+
+def command_leaderboard(arguments) -> int:
+    predictor = _load_model(arguments.model_dir)
+    if arguments.json:
+        _print_json(_leaderboard_records(predictor))
+    else:
+        print(_format_leaderboard(predictor))
+    return 0
+
+
+def command_inspect(arguments) -> int:
+    from autoasr.data import load_dataset
+
+    dataset = load_dataset(arguments.data, domain=arguments.domain)
+    summary = dataset.summary()
+    if arguments.json:
+        _print_json({**summary, "problem_list": [str(p) for p in dataset.problems]})
+        return 0
+    for key, value in summary.items():
+        print(f"{key:>16}: {value}")
+    for problem in dataset.problems:
+        print(f"  problem: {problem}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autoasr", description="Low-code AutoML for speech recognition.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="search on the embedded demo corpus and write a report")
+    demo.add_argument("--time-limit", type=float, default=180)
+    demo.add_argument("--output", default="autoasr_runs/demo")
+    demo.set_defaults(handler=command_demo)
+
+    fit = commands.add_parser("fit", help="train and compare models on DATA within a time limit")
+    fit.add_argument("data")
+    fit.add_argument("--tuning-data")
+    fit.add_argument("--time-limit", type=float, default=300)
+    fit.add_argument("--domain", default=None)
+    fit.add_argument("--presets", default="default")
+    fit.add_argument("--backend", default="local", choices=["local"])
+    fit.add_argument("--num-workers", type=int, default=1)
+    fit.add_argument("--output", default="autoasr_runs/model")
+    fit.add_argument("--resume", action="store_true")
+    fit.set_defaults(handler=command_fit)
+
+    evaluate = commands.add_parser("evaluate", help="WER/CER of a trained model on labelled DATA")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("data")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=command_evaluate)
+
+    transcribe = commands.add_parser("transcribe", help="transcribe audio files")
+    transcribe.add_argument("model_dir")
+    transcribe.add_argument("audio", nargs="+")
+    transcribe.add_argument("--json", action="store_true")
+    transcribe.set_defaults(handler=command_transcribe)
+
+    leaderboard = commands.add_parser("leaderboard", help="the trials of a run, best first")
+    leaderboard.add_argument("model_dir")
+    leaderboard.add_argument("--json", action="store_true")
+    leaderboard.set_defaults(handler=command_leaderboard)
+
+    inspect = commands.add_parser("inspect", help="summarise DATA and list its problems by file and row")
+    inspect.add_argument("data")
+    inspect.add_argument("--domain", default="general")
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(handler=command_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except (DataError, FileNotFoundError, ValueError) as error:
+        print(f"autoasr: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("autoasr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""``autoasr demo``: the whole flow on the embedded demo corpus, headless, ending in an HTML report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from autoasr.data import load_dataset
+from autoasr.report import write_report
+
+
+def run_demo(output: str | Path = "autoasr_runs/demo", time_limit: float = 180, presets: str = "default") -> Path:
+    """Synthesize the demo corpus (once), search within ``time_limit``, evaluate, write the report."""
+    from autoasr.predictor import ASRPredictor
+
+    train, test = load_dataset("demo", split=("train", "test"), domain="general")
+    predictor = ASRPredictor(path=output, domain="commands")
+    predictor.fit(train, time_limit=time_limit, presets=presets)
+    result = predictor.evaluate(test, return_details=True)
+    leaderboard = predictor.leaderboard()
+    print(leaderboard[["trial_id", "model", "size", "val_wer", "status", "epochs", "stop_reason"]]
+          .to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    print(f"\ntest WER {result['wer']:.2%} (CER {result['cer']:.2%}) on {result['num_utterances']} utterances "
+          "from voices never heard in training")
+    return write_report(predictor, Path(output) / "report.html", result, title="autoasr demo")

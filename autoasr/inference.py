@@ -1,0 +1,74 @@
+"""A trained model ready to use: frontend + network + vocabulary, rebuilt from files without pickle."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from autoasr.audio import as_samples
+from autoasr.features import Frontend, FrontendConfig
+from autoasr.models import build_model
+from autoasr.storage import load_weights, read_json
+from autoasr.text import CharVocabulary
+from autoasr.trainer import transcribe_features
+
+MODEL_SPEC_FILE = "model.json"
+MODEL_WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass
+class TrainedModel:
+    """Everything needed to turn audio into text."""
+
+    config: dict
+    vocabulary: CharVocabulary
+    frontend: Frontend
+    network: torch.nn.Module
+
+    @classmethod
+    def build(cls, config: dict, vocabulary: CharVocabulary, state_dict: dict | None = None) -> "TrainedModel":
+        frontend = Frontend(FrontendConfig(kind=config.get("frontend", "logmel"),
+                                           num_features=int(config.get("num_features", 40))))
+        network = build_model(config["model"], config["size"], frontend.config.num_features, len(vocabulary),
+                              config.get("dropout", 0.1))
+        if state_dict is not None:
+            network.load_state_dict(state_dict)
+        network.eval()
+        return cls(dict(config), vocabulary, frontend, network)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "TrainedModel":
+        """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code)."""
+        folder = Path(folder)
+        spec = read_json(folder / MODEL_SPEC_FILE)
+        return cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
+                         load_weights(folder / MODEL_WEIGHTS_FILE))
+
+    def spec(self) -> dict:
+        return {"config": self.config, "vocabulary": list(self.vocabulary.symbols),
+                "frontend": {"kind": self.frontend.config.kind, "num_features": self.frontend.config.num_features,
+                             "sample_rate": self.frontend.config.sample_rate}}
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.config.sample_rate
+
+    def features(self, audio) -> torch.Tensor:
+        samples = torch.from_numpy(as_samples(audio, self.sample_rate))
+        with torch.inference_mode():
+            return self.frontend(samples)
+
+    def transcribe(self, audio: list, batch_size: int = 32) -> list[str]:
+        """Transcripts for paths or float arrays (already at ``sample_rate``), in order."""
+        return transcribe_features(self.network, [self.features(item) for item in audio], self.vocabulary,
+                                   batch_size=batch_size)
+
+    def real_time_factor(self, audio: list) -> float:
+        """Seconds of computing per second of audio (features and decoding included)."""
+        samples = [as_samples(item, self.sample_rate) for item in audio]
+        started = time.perf_counter()
+        self.transcribe(samples)
+        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+

@@ -1,0 +1,337 @@
+"""``ASRPredictor``: the one object a user needs — fit, leaderboard, evaluate, transcribe, save, load.
+
+Everything a run learns is written under ``path`` as it happens::
+
+    path/predictor.json          settings, vocabulary, best trial, fit timings
+    path/trials/<id>/trial.json  config, status, metrics and per-epoch history of one trial
+    path/trials/<id>/model.*     that trial's best weights (safetensors) and model spec (JSON)
+    path/leaderboard.csv         one row per trial, best first
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pandas
+import torch
+
+from autoasr.callbacks import FitCallback, emit
+from autoasr.data import DataError, Dataset, load_dataset, split_tuning
+from autoasr.domains import get_domain
+from autoasr.features import FrontendConfig, compute_features
+from autoasr.inference import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TrainedModel
+from autoasr.metrics import error_rates
+from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
+from autoasr.storage import read_json, save_weights, write_json, write_text
+from autoasr.text import CharVocabulary, normalize_text
+from autoasr.trainer import SplitTensors, train_trial
+
+PREDICTOR_FILE = "predictor.json"
+FORMAT_VERSION = 1
+# share of the budget kept back for saving and the final evaluation of the winner
+FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
+MIN_TRAIN_UTTERANCES = 4
+
+LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "best_epoch",
+                       "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
+                       "config", "error"]
+
+
+class ASRPredictor:
+    """Train and compare ASR models within a time budget; use the best one.
+
+    >>> predictor = ASRPredictor(path="runs/digits", domain="digits")          # doctest: +SKIP
+    >>> predictor.fit("demo", time_limit=120).leaderboard().head()              # doctest: +SKIP
+    >>> predictor.transcribe(["clip.wav"])                                      # doctest: +SKIP
+    ['four two']
+    """
+
+    def __init__(self, path: str | Path | None = None, domain: str = "general", verbosity: int = 1):
+        self.path = Path(path or f"autoasr_runs/run_{time.strftime('%Y%m%d_%H%M%S')}")
+        self.domain = get_domain(domain).name
+        self.verbosity = verbosity
+        self.presets: str | None = None
+        self.vocabulary: CharVocabulary | None = None
+        self.best_trial_id: str | None = None
+        self.fit_summary: dict = {}
+        self._trials: dict[str, dict] = {}
+        self._models: dict[str, TrainedModel] = {}
+        self._stop_requested = threading.Event()
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, train_data, tuning_data=None, time_limit: float = 300, presets: str = "default",
+            callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0) -> "ASRPredictor":
+        """Search for the best model within ``time_limit`` seconds (data preparation included).
+
+        ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
+        Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
+        """
+        started = time.time()
+        deadline = started + float(time_limit)
+        callbacks = list(callbacks or [])
+        if self.verbosity >= 1 and not any(type(c).__name__ == "PrintProgress" for c in callbacks):
+            from autoasr.callbacks import PrintProgress
+
+            callbacks.append(PrintProgress())
+        self._stop_requested.clear()
+        preset = get_preset(presets)
+        self.presets = preset.name
+        self.path.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._load_trials()
+        else:
+            self._trials.clear()
+            shutil.rmtree(self.path / "trials", ignore_errors=True)
+        self._models.clear()
+
+        train, tuning = self._prepare_splits(train_data, tuning_data, seed)
+        self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
+        feature_cache: dict[str, tuple[SplitTensors, SplitTensors]] = {}
+        preparation_seconds = {"features": 0.0}
+
+        def tensors_for(frontend_kind: str) -> tuple[SplitTensors, SplitTensors]:
+            if frontend_kind not in feature_cache:
+                config = FrontendConfig(kind=frontend_kind)
+                computed = [compute_features(split, config, progress=self.verbosity >= 2) for split in (train, tuning)]
+                preparation_seconds["features"] += sum(c.seconds_computing for c in computed)
+                feature_cache[frontend_kind] = tuple(
+                    SplitTensors.build(c.features, split.texts, self.vocabulary) for c, split in zip(computed, (train, tuning))
+                )
+            return feature_cache[frontend_kind]
+
+        tensors_for("logmel")  # every preset starts with log-mel trials; preparing it now is data preparation time
+        self._write_predictor_file(status="running", time_limit=time_limit, data={
+            "train": train.summary(), "tuning": tuning.summary(), "skipped_rows": [str(p) for p in train.problems[:50]]})
+        emit(callbacks, "on_search_start", {
+            "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
+            "num_tuning": len(tuning), "search_space": describe_space(preset.space),
+            "skipped_rows": len(train.problems), "resumed_trials": len(self._trials)})
+
+        search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
+        search_budget = max(search_deadline - time.time(), 1.0)
+        histories = {trial_id: trial.get("history", []) for trial_id, trial in self._trials.items()}
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+        def trial_function(config: dict, reporter, end_search) -> None:
+            now = time.time()
+            if self._stop_requested.is_set() or now >= search_deadline - 1.0:
+                end_search()
+                return
+            trial_id = f"{len(self._trials) + 1:03d}"
+            trial_deadline = min(search_deadline, now + max(preset.min_trial_seconds, preset.trial_share * search_budget))
+            config = {**config, "patience": preset.patience}
+            record = {"trial_id": trial_id, "model": config["model"], "size": config["size"], "config": config,
+                      "status": "running", "start_time": now, "end_time": None, "history": [],
+                      "val_wer": float("nan"), "val_cer": float("nan")}
+            self._trials[trial_id] = record
+            histories[trial_id] = record["history"]
+            trial_dir = self.path / "trials" / trial_id
+            write_json(trial_dir / "trial.json", record)
+            emit(callbacks, "on_trial_start", trial_id, dict(config))
+            pruned = {"flag": False}
+
+            def report(metrics: dict) -> None:
+                record["history"].append(metrics)
+                reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
+                write_json(trial_dir / "trial.json", record)
+                emit(callbacks, "on_epoch_end", trial_id, dict(metrics))
+                if preset.prune and median_stopping(histories, trial_id, metrics["epoch"], metrics["best_val_wer"]):
+                    pruned["flag"] = True
+
+            def save_best(state: dict, metrics: dict) -> None:
+                save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
+                write_json(trial_dir / MODEL_SPEC_FILE, {"config": {**config, "num_features": 40},
+                                                        "vocabulary": list(self.vocabulary.symbols)})
+
+            try:
+                train_tensors, tuning_tensors = tensors_for(config.get("frontend", "logmel"))
+                outcome = train_trial(
+                    config, train_tensors, tuning_tensors, self.vocabulary, trial_deadline, report=report,
+                    should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
+                    on_improvement=save_best, seed=seed + len(self._trials))
+                record.update(
+                    status="ok" if outcome.state_dict is not None else "failed",
+                    val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
+                    best_epoch=outcome.best_epoch, parameters=outcome.parameters,
+                    train_seconds=outcome.seconds_training, eval_seconds=outcome.seconds_evaluating,
+                    audio_seconds_trained=outcome.audio_seconds_trained,
+                    stop_reason="pruned" if pruned["flag"] else outcome.stop_reason,
+                    error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
+            except Exception as error:  # one broken configuration must not end the search
+                record.update(status="failed", error=f"{type(error).__name__}: {error}", stop_reason="error")
+            record["end_time"] = time.time()
+            write_json(trial_dir / "trial.json", record)
+            self._refresh_best()
+            emit(callbacks, "on_trial_end", self._leaderboard_row(record))
+            if self._stop_requested.is_set():
+                end_search()
+
+        already_tried = [{k: v for k, v in t["config"].items() if k != "patience"} for t in self._trials.values()]
+        try:
+            run_local_search(trial_function, preset, time_out=search_budget, seed=seed + len(self._trials),
+                             already_tried=already_tried)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends the search; what finished is kept
+
+        self._refresh_best()
+        self.fit_summary = {
+            "fit_seconds": time.time() - started, "time_limit": float(time_limit),
+            "feature_seconds": preparation_seconds["features"], "trials": len(self._trials),
+            "trials_ok": sum(t["status"] == "ok" for t in self._trials.values()),
+            "stopped_by_user": self._stop_requested.is_set(),
+        }
+        self.save()
+        emit(callbacks, "on_search_end", self.leaderboard())
+        if self.best_trial_id is None:
+            reasons = "; ".join(f"trial {t['trial_id']}: {t.get('error')}" for t in self._trials.values())
+            raise RuntimeError(f"no model finished training within {time_limit:.0f} s ({reasons or 'no trial ran'}); "
+                               "give a larger time_limit")
+        return self
+
+    def stop(self) -> None:
+        """Ask a running ``fit`` (in another thread) to end after the current epoch, keeping the best model."""
+        self._stop_requested.set()
+
+    def _prepare_splits(self, train_data, tuning_data, seed: int) -> tuple[Dataset, Dataset]:
+        train = self._as_dataset(train_data, preferred_split="train")
+        if tuning_data is not None:
+            tuning = self._as_dataset(tuning_data, preferred_split=None)
+        else:
+            tuning_rows = [u for u in train if u.split in ("tuning", "validation", "valid", "dev")]
+            if tuning_rows:
+                tuning = train.subset(tuning_rows, f"{train.name}:tuning")
+                train = train.subset([u for u in train if u not in tuning_rows])
+            else:
+                train, tuning = split_tuning(train, seed=seed)
+        if len(train) < MIN_TRAIN_UTTERANCES:
+            raise DataError(f"{train.name}: only {len(train)} usable training utterances "
+                            f"(at least {MIN_TRAIN_UTTERANCES} needed); skipped rows: "
+                            + "; ".join(str(p) for p in train.problems[:5]))
+        return train, tuning
+
+    def _as_dataset(self, data, preferred_split: str | None) -> Dataset:
+        if isinstance(data, Dataset):
+            dataset = data
+            normalizer = get_domain(self.domain).normalizer
+            dataset = dataset.subset(u for u in dataset if normalize_text(u.text, normalizer))
+        else:
+            dataset = load_dataset(data, domain=get_domain(self.domain).normalizer)
+        if preferred_split and any(u.split == preferred_split for u in dataset):
+            kept = [u for u in dataset if u.split in (preferred_split, "tuning", "validation", "valid", "dev")]
+            dataset = dataset.subset(kept, f"{dataset.name}:{preferred_split}")
+        return dataset
+
+    # ------------------------------------------------------------------ results
+
+    def _refresh_best(self) -> None:
+        finished = [t for t in self._trials.values() if t["status"] == "ok"]
+        if finished:
+            self.best_trial_id = min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
+
+    def _leaderboard_row(self, trial: dict) -> dict:
+        row = {column: trial.get(column) for column in LEADERBOARD_COLUMNS}
+        row["config"] = {k: v for k, v in trial["config"].items() if k != "patience"}
+        return row
+
+    def leaderboard(self) -> pandas.DataFrame:
+        """One row per trial, finished trials first, lowest validation WER first."""
+        rows = [self._leaderboard_row(trial) for trial in self._trials.values()]
+        frame = pandas.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
+        if frame.empty:
+            return frame
+        frame["_failed"] = frame["status"] != "ok"
+        frame = frame.sort_values(["_failed", "val_wer", "val_cer", "start_time"]).drop(columns="_failed")
+        return frame.reset_index(drop=True)
+
+    def history(self) -> pandas.DataFrame:
+        """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""
+        rows = [{"trial_id": t["trial_id"], "model": t["model"], **row} for t in self._trials.values()
+                for row in t.get("history", [])]
+        return pandas.DataFrame(rows)
+
+    def model(self, trial_id: str | None = None) -> TrainedModel:
+        """The trained model of a trial (the best by default)."""
+        trial_id = trial_id or self.best_trial_id
+        if trial_id is None:
+            raise RuntimeError("no trained model yet: call fit() first or load a finished run")
+        if trial_id not in self._models:
+            self._models[trial_id] = TrainedModel.load(self.path / "trials" / trial_id)
+        return self._models[trial_id]
+
+    def transcribe(self, audio, model: str | None = None) -> list[str]:
+        """Transcribe paths or float arrays at 16 kHz (one item or a list); returns a list of strings."""
+        items = audio if isinstance(audio, (list, tuple)) else [audio]
+        return self.model(model).transcribe(list(items))
+
+    def evaluate(self, data, model: str | None = None, return_details: bool = False) -> dict:
+        """WER, CER, S/D/I counts on labelled data (a Dataset or a path; the ``test`` split when present)."""
+        dataset = data if isinstance(data, Dataset) else load_dataset(data, domain=get_domain(self.domain).normalizer)
+        if not isinstance(data, Dataset) and any(u.split == "test" for u in dataset):
+            dataset = dataset.with_split("test")
+        trained = self.model(model)
+        started = time.perf_counter()
+        hypotheses = trained.transcribe([u.audio for u in dataset])
+        seconds = time.perf_counter() - started
+        result = error_rates(dataset.texts, hypotheses)
+        audio_seconds = sum(u.duration or 0 for u in dataset)
+        result.update(real_time_factor=seconds / max(audio_seconds, 1e-9), audio_seconds=audio_seconds,
+                      model=model or self.best_trial_id, skipped_rows=len(dataset.problems))
+        if return_details:
+            result["utterances"] = [{"audio": str(u.audio), "speaker": u.speaker, "reference": u.text,
+                                     "hypothesis": h} for u, h in zip(dataset, hypotheses)]
+        return result
+
+    # ------------------------------------------------------------------ persistence
+
+    def _write_predictor_file(self, status: str, **extra) -> None:
+        existing = read_json(self.path / PREDICTOR_FILE) if (self.path / PREDICTOR_FILE).is_file() else {}
+        existing.update({
+            "format_version": FORMAT_VERSION, "domain": self.domain, "presets": self.presets,
+            "vocabulary": list(self.vocabulary.symbols) if self.vocabulary else None,
+            "best_trial_id": self.best_trial_id, "status": status, "fit_summary": self.fit_summary, **extra})
+        write_json(self.path / PREDICTOR_FILE, existing)
+
+    def save(self) -> Path:
+        """Write the predictor file and leaderboard; copy the best model to ``path/best``. Returns ``path``."""
+        self._write_predictor_file(status="finished")
+        write_text(self.path / "leaderboard.csv", self.leaderboard().to_csv(index=False))
+        if self.best_trial_id:
+            best_dir = self.path / "best"
+            best_dir.mkdir(exist_ok=True)
+            for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
+                shutil.copyfile(self.path / "trials" / self.best_trial_id / name, best_dir / name)
+        return self.path
+
+    def _load_trials(self) -> None:
+        self._trials.clear()
+        for trial_file in sorted((self.path / "trials").glob("*/trial.json")):
+            trial = read_json(trial_file)
+            if trial.get("status") == "running":  # the process died mid-trial: its best epoch may still be on disk
+                has_weights = (trial_file.parent / MODEL_WEIGHTS_FILE).is_file() and trial.get("history")
+                trial["status"] = "ok" if has_weights else "failed"
+                if has_weights:
+                    best = min(trial["history"], key=lambda row: row["val_wer"])
+                    trial.update(val_wer=best["val_wer"], val_cer=best["val_cer"], epochs=len(trial["history"]),
+                                 best_epoch=best["epoch"], stop_reason="interrupted")
+                else:
+                    trial.update(error="interrupted before its first evaluation", stop_reason="interrupted")
+            self._trials[trial["trial_id"]] = trial
+        self._refresh_best()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ASRPredictor":
+        """Reopen a saved run: settings, leaderboard, histories and models (no code is executed)."""
+        path = Path(path)
+        if not (path / PREDICTOR_FILE).is_file():
+            raise FileNotFoundError(f"{path}: not an autoasr run (no {PREDICTOR_FILE})")
+        saved = read_json(path / PREDICTOR_FILE)
+        predictor = cls(path=path, domain=saved.get("domain", "general"))
+        predictor.presets = saved.get("presets")
+        predictor.vocabulary = CharVocabulary(tuple(saved["vocabulary"])) if saved.get("vocabulary") else None
+        predictor.fit_summary = saved.get("fit_summary", {})
+        predictor._load_trials()
+        return predictor

@@ -1,0 +1,145 @@
+"""Search spaces, presets and the AutoGluon scheduler that runs trials under a time limit.
+
+The space is written with AutoGluon's ``space`` objects; AutoGluon's ``LocalSequentialScheduler``
+decides when another trial still fits the budget, and a searcher proposes each configuration:
+first a portfolio of configurations known to do well (cheapest first), then random samples.
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass, field
+from typing import Callable
+
+from autogluon.common import space
+from autogluon.core.scheduler import LocalSequentialScheduler
+from autogluon.core.searcher.local_random_searcher import LocalRandomSearcher
+
+DEFAULT_CONFIG = {
+    "model": "crnn", "size": "small", "learning_rate": 2e-3, "dropout": 0.1, "augment": 1.0,
+    "batch_size": 32, "frontend": "logmel",
+}
+
+PORTFOLIO = [
+    DEFAULT_CONFIG,
+    {**DEFAULT_CONFIG, "model": "convnet", "learning_rate": 3e-3},
+    {**DEFAULT_CONFIG, "model": "conformer", "learning_rate": 1.5e-3},
+    {**DEFAULT_CONFIG, "frontend": "mfcc", "learning_rate": 3e-3, "augment": 0.5},
+]
+
+
+def full_space(sizes=("small", "tiny", "medium")) -> dict:
+    return {
+        "model": space.Categorical("crnn", "conformer", "convnet"),
+        "size": space.Categorical(*sizes),
+        "learning_rate": space.Real(5e-4, 5e-3, default=2e-3, log=True),
+        "dropout": space.Real(0.0, 0.3, default=0.1),
+        "augment": space.Real(0.0, 2.0, default=1.0),
+        "batch_size": space.Categorical(32, 16, 64),
+        "frontend": space.Categorical("logmel", "mfcc"),
+    }
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    space: dict
+    trial_share: float  # the largest share of the search budget one trial may take
+    patience: int = 4
+    portfolio: tuple = ()
+    prune: bool = True
+    min_trial_seconds: float = 8.0
+    extra: dict = field(default_factory=dict)
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset("default", "search model families, sizes and training settings", full_space(), 0.25,
+                      portfolio=tuple(PORTFOLIO)),
+    "single": Preset("single", "one well-chosen configuration trained for the whole budget (the baseline)",
+                     dict(DEFAULT_CONFIG), 1.0, patience=8, prune=False),
+    "fast": Preset("fast", "small models only, short trials: a first answer quickly",
+                   full_space(sizes=("tiny", "small")), 0.2, patience=3, portfolio=tuple(PORTFOLIO[:2])),
+    "best_quality": Preset("best_quality", "larger models and longer trials", full_space(sizes=("small", "medium")),
+                           0.34, patience=6, portfolio=tuple(PORTFOLIO[:3])),
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown presets '{name}' (choose from {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def describe_space(search_space: dict) -> dict:
+    """A JSON-friendly view of a search space (for logs, cards and the UI)."""
+    described = {}
+    for name, value in search_space.items():
+        if isinstance(value, space.Categorical):
+            described[name] = list(value.data)
+        elif isinstance(value, (space.Real, space.Int)):
+            described[name] = {"lower": value.lower, "upper": value.upper, "log": getattr(value, "log", False)}
+        else:
+            described[name] = value
+    return described
+
+
+class PortfolioSearcher(LocalRandomSearcher):
+    """Random search that first proposes a fixed portfolio of strong configurations (warm start)."""
+
+    def __init__(self, *, portfolio=(), skip=(), **kwargs):
+        super().__init__(**kwargs)
+        self._portfolio = [dict(config) for config in portfolio if dict(config) not in [dict(s) for s in skip]]
+
+    def get_config(self, **kwargs) -> dict:
+        while self._portfolio:
+            config = self._portfolio.pop(0)
+            if self._pickle_config(config) not in self._results:
+                return config
+        return super().get_config(**kwargs)
+
+
+def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, epoch: int, value: float,
+                    min_epoch: int = 3, min_trials: int = 2) -> bool:
+    """True when a trial is worse at this epoch than the median of earlier trials at the same epoch.
+
+    The median stopping rule (Golovin et al., 2017): losers stop early, their time goes to new configs.
+    """
+    if epoch < min_epoch:
+        return False
+    others = []
+    for other_id, history in history_by_trial.items():
+        if other_id == trial_id or not history:
+            continue
+        at_epoch = [row["best_val_wer"] for row in history if row["epoch"] <= epoch]
+        if at_epoch:
+            others.append(at_epoch[-1])
+    return len(others) >= min_trials and value > statistics.median(others)
+
+
+def run_local_search(trial_function: Callable, preset: Preset, time_out: float, seed: int = 0,
+                     already_tried: list[dict] = ()) -> LocalSequentialScheduler:
+    """Run trials sequentially through AutoGluon until ``time_out`` seconds are used.
+
+    ``trial_function(config, reporter, end_search)`` trains one configuration, calls
+    ``reporter(reward=...)`` after each evaluation, and may call ``end_search()`` so that no further
+    trial starts. A single configuration (no search dimensions) runs exactly once.
+    """
+    logging.getLogger("autogluon").setLevel(logging.ERROR)
+    searchable = any(isinstance(value, space.Space) for value in preset.space.values())
+    searcher = PortfolioSearcher(search_space=preset.space, reward_attribute="reward", random_seed=seed,
+                                 portfolio=preset.portfolio, skip=already_tried)
+
+    def train_fn(args, reporter, **_):
+        config = {name: args[name] for name in preset.space}
+        trial_function(config, reporter, end_search)
+
+    def end_search() -> None:
+        scheduler.time_out = 0  # AutoGluon's scheduler then starts no further trial
+
+    scheduler = LocalSequentialScheduler(
+        train_fn, search_space=preset.space, searcher=searcher, reward_attr="reward", time_out=time_out,
+        num_trials=1000 if searchable else 1,
+    )
+    scheduler.run()
+    return scheduler

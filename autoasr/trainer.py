@@ -1,0 +1,211 @@
+"""One trial: train a configuration under a deadline, evaluate it regularly, keep its best weights.
+
+The trainer knows nothing about the search: it reports metrics through ``report`` after every
+evaluation and stops when the deadline passes, the metric plateaus, or ``should_stop`` says so.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from autoasr.augment import SpecAugment
+from autoasr.decoding import greedy_decode
+from autoasr.metrics import error_rates
+from autoasr.models import build_model, count_parameters
+from autoasr.text import CharVocabulary
+
+
+@dataclass
+class SplitTensors:
+    """Features and transcripts of one split, ready for batching."""
+
+    features: list[torch.Tensor]
+    texts: list[str]
+    targets: list[torch.Tensor]
+
+    @classmethod
+    def build(cls, features, texts, vocabulary: CharVocabulary) -> "SplitTensors":
+        targets = [torch.tensor(vocabulary.encode(text), dtype=torch.long) for text in texts]
+        return cls(list(features), list(texts), targets)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(len(f) for f in self.features) / 100.0  # 10 ms frames
+
+
+@dataclass
+class TrialOutcome:
+    best_wer: float
+    best_cer: float
+    best_epoch: int
+    epochs: int
+    history: list[dict]
+    state_dict: dict | None
+    stop_reason: str
+    parameters: int
+    seconds_training: float = 0.0
+    seconds_evaluating: float = 0.0
+    audio_seconds_trained: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def pad_batch(features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(f) for f in features], dtype=torch.long)
+    return nn.utils.rnn.pad_sequence(features, batch_first=True), lengths
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0) -> list[list[int]]:
+    """Batches of similar length (little padding), in random order when training."""
+    order = sorted(range(len(lengths)), key=lambda position: lengths[position])
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if shuffle:
+        random.Random(seed).shuffle(batches)
+    return batches
+
+
+def transcribe_features(model: nn.Module, features: list[torch.Tensor], vocabulary: CharVocabulary,
+                        batch_size: int = 64, device: str = "cpu") -> list[str]:
+    """Greedy transcripts for a list of feature matrices, in their original order."""
+    model.eval()
+    texts: list[str] = [""] * len(features)
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(f) for f in features], batch_size, shuffle=False):
+            padded, lengths = pad_batch([features[i] for i in batch])
+            log_probs, out_lengths = model(padded.to(device), lengths.to(device))
+            for position, text in zip(batch, greedy_decode(log_probs, out_lengths, vocabulary)):
+                texts[position] = text
+    return texts
+
+
+def train_trial(
+    config: dict,
+    train: SplitTensors,
+    tuning: SplitTensors,
+    vocabulary: CharVocabulary,
+    deadline: float,
+    report: Callable[[dict], None] = lambda metrics: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_improvement: Callable[[dict, dict], None] = lambda state, metrics: None,
+    device: str = "cpu",
+    seed: int = 0,
+) -> TrialOutcome:
+    """Train ``config`` until ``deadline`` (a ``time.time()`` value), plateau or a stop request.
+
+    ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
+    optionally max_epochs. ``report`` receives one dict per evaluation.
+    """
+    torch.manual_seed(seed)
+    num_features = train.features[0].shape[1]
+    model = build_model(config["model"], config["size"], num_features, len(vocabulary), config.get("dropout", 0.1))
+    model.to(device)
+    augment = SpecAugment(config.get("augment", 1.0), num_features).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    batch_size = int(config.get("batch_size", 32))
+    patience = int(config.get("patience", 4))
+    max_epochs = int(config.get("max_epochs", 1000))
+    warmup_steps = 30
+
+    lengths = [len(f) for f in train.features]
+    history: list[dict] = []
+    best = {"wer": math.inf, "cer": math.inf, "epoch": 0, "state": None}
+    step = 0
+    evaluations_without_gain = 0
+    seconds_training = seconds_evaluating = audio_seconds = 0.0
+    stop_reason = "max_epochs"
+    epoch = 0
+    last_epoch_seconds = 0.0
+    nan_batches = 0
+    best_cer_seen = math.inf
+
+    for epoch in range(1, max_epochs + 1):
+        if should_stop():
+            stop_reason = "stopped"
+            break
+        if time.time() + last_epoch_seconds * 0.8 > deadline and epoch > 1:
+            stop_reason = "deadline"
+            break
+        model.train()
+        augment.train()
+        epoch_started = time.time()
+        losses = []
+        for batch in length_sorted_batches(lengths, batch_size, shuffle=True, seed=seed * 10007 + epoch):
+            if time.time() > deadline or should_stop():
+                break
+            padded, feature_lengths = pad_batch([train.features[i] for i in batch])
+            targets = [train.targets[i] for i in batch]
+            target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
+            log_probs, out_lengths = model(augment(padded.to(device)), feature_lengths.to(device))
+            loss = ctc(log_probs.transpose(0, 1), torch.cat(targets).to(device), out_lengths, target_lengths.to(device))
+            if not torch.isfinite(loss):
+                nan_batches += 1
+                if nan_batches > 20:
+                    raise FloatingPointError("training diverged: the loss was NaN or infinite in 20 batches")
+                optimizer.zero_grad(set_to_none=True)
+                continue
+            for group in optimizer.param_groups:  # linear warm-up keeps early steps from diverging
+                group["lr"] = config["learning_rate"] * min(1.0, (step + 1) / warmup_steps) * group.get("scale", 1.0)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            step += 1
+            losses.append(loss.item())
+            audio_seconds += float(feature_lengths.sum()) / 100.0
+        seconds_training += time.time() - epoch_started
+
+        evaluation_started = time.time()
+        hypotheses = transcribe_features(model, tuning.features, vocabulary, device=device)
+        rates = error_rates(tuning.texts, hypotheses)
+        seconds_evaluating += time.time() - evaluation_started
+        last_epoch_seconds = time.time() - epoch_started
+
+        improved = rates["wer"] < best["wer"] - 1e-9 or (rates["wer"] == best["wer"] and rates["cer"] < best["cer"])
+        # early in training WER often sits at 100% while CER falls: count either as progress
+        progressed = improved or rates["cer"] < best_cer_seen - 1e-9
+        best_cer_seen = min(best_cer_seen, rates["cer"])
+        if improved:
+            best.update(wer=rates["wer"], cer=rates["cer"], epoch=epoch,
+                        state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
+        if progressed:
+            evaluations_without_gain = 0
+        else:
+            evaluations_without_gain += 1
+            if evaluations_without_gain % 2 == 0:  # halve the rate on a plateau before giving up
+                for group in optimizer.param_groups:
+                    group["scale"] = group.get("scale", 1.0) * 0.5
+        metrics = {
+            "epoch": epoch,
+            "train_loss": sum(losses) / max(len(losses), 1),
+            "val_wer": rates["wer"],
+            "val_cer": rates["cer"],
+            "best_val_wer": best["wer"],
+            "epoch_seconds": last_epoch_seconds,
+            "time": time.time(),
+        }
+        history.append(metrics)
+        if improved:
+            on_improvement(best["state"], metrics)
+        report(metrics)
+        if best["wer"] == 0.0 and best["cer"] == 0.0 and epoch >= 2:
+            stop_reason = "perfect"
+            break
+        if evaluations_without_gain >= patience:
+            stop_reason = "plateau"
+            break
+        if time.time() > deadline:
+            stop_reason = "deadline"
+            break
+
+    return TrialOutcome(
+        best_wer=best["wer"], best_cer=best["cer"], best_epoch=best["epoch"], epochs=len(history),
+        history=history, state_dict=best["state"], stop_reason=stop_reason, parameters=count_parameters(model),
+        seconds_training=seconds_training, seconds_evaluating=seconds_evaluating, audio_seconds_trained=audio_seconds,
+    )
