@@ -123,7 +123,7 @@ def train_trial(
     epoch = 0
     last_epoch_seconds = 0.0
     nan_batches = 0
-    best_cer_seen = math.inf
+    best_cer_seen = best_train_loss = math.inf
 
     for epoch in range(1, max_epochs + 1):
         if should_stop():
@@ -168,9 +168,14 @@ def train_trial(
         last_epoch_seconds = time.time() - epoch_started
 
         improved = rates["wer"] < best["wer"] - 1e-9 or (rates["wer"] == best["wer"] and rates["cer"] < best["cer"])
-        # early in training WER often sits at 100% while CER falls: count either as progress
-        progressed = improved or rates["cer"] < best_cer_seen - 1e-9
+        # early in training WER often sits at 100% while CER falls, and before that a CTC model emits
+        # only blanks while its loss falls: count each of these as progress
+        train_loss = sum(losses) / max(len(losses), 1)
+        still_blank = best_cer_seen >= 0.95 and rates["cer"] >= 0.95
+        progressed = (improved or rates["cer"] < best_cer_seen - 1e-9
+                      or (still_blank and train_loss < best_train_loss * 0.98))
         best_cer_seen = min(best_cer_seen, rates["cer"])
+        best_train_loss = min(best_train_loss, train_loss)
         if improved:
             best.update(wer=rates["wer"], cer=rates["cer"], epoch=epoch,
                         state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
@@ -183,7 +188,7 @@ def train_trial(
                     group["scale"] = group.get("scale", 1.0) * 0.5
         metrics = {
             "epoch": epoch,
-            "train_loss": sum(losses) / max(len(losses), 1),
+            "train_loss": train_loss,
             "val_wer": rates["wer"],
             "val_cer": rates["cer"],
             "best_val_wer": best["wer"],
