@@ -55,6 +55,8 @@ def read_audio(path: str | Path, sample_rate: int = MODEL_SAMPLE_RATE) -> np.nda
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:
     """(sample rate, channels, duration in seconds) from the header, without decoding."""
+    if not Path(path).is_file():
+        raise AudioError(f"audio file not found: {path}")
     try:
         info = soundfile.info(str(path))
     except Exception as error:

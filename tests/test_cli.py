@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from autoasr.cli import main
+from autoasr.data import load_dataset
+
+
+def run_cli(*arguments, cwd=None):
+    return subprocess.run([sys.executable, "-m", "autoasr.cli", *map(str, arguments)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(tiny_corpus, tmp_path_factory):
+    output = tmp_path_factory.mktemp("cli") / "model"
+    result = run_cli("fit", tiny_corpus, "--time-limit", 20, "--domain", "commands", "--presets", "fast",
+                     "--output", output)
+    assert result.returncode == 0, result.stderr
+    assert "best model: trial" in result.stdout
+    return output
+
+
+def test_leaderboard_json_lists_trials_with_the_contract_fields(fitted_dir):
+    result = run_cli("leaderboard", fitted_dir, "--json")
+    trials = json.loads(result.stdout)
+    trials = trials["trials"] if isinstance(trials, dict) else trials
+    assert len(trials) >= 1
+    for trial in trials:
+        assert {"trial_id", "model", "config", "val_wer", "start_time", "end_time", "status"} <= set(trial)
+        assert isinstance(trial["config"], dict) and trial["end_time"] >= trial["start_time"]
+
+
+def test_evaluate_json_and_transcribe_json(fitted_dir, tiny_corpus):
+    evaluation = json.loads(run_cli("evaluate", fitted_dir, tiny_corpus, "--json").stdout)
+    assert {"wer", "cer", "num_utterances"} <= set(evaluation)
+    test = load_dataset(tiny_corpus, split="test")
+    assert evaluation["num_utterances"] == len(test)  # the test split of a manifest with splits
+    files = [str(u.audio) for u in test][:3]
+    transcripts = json.loads(run_cli("transcribe", fitted_dir, *files, "--json").stdout)
+    assert [t["audio"] for t in transcripts] == files and all(isinstance(t["text"], str) for t in transcripts)
+
+
+def test_bad_input_gives_one_clear_line_and_no_traceback(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("path_to_audio,words\nx.wav,hello\n")
+    assert main(["inspect", str(tmp_path / "m.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "m.csv" in error and "Traceback" not in error
+    result = run_cli("fit", tmp_path / "absent.csv", "--time-limit", 5, "--output", tmp_path / "out")
+    assert result.returncode == 2 and "absent.csv" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("evaluate", tmp_path / "no-model", tmp_path / "m.csv")
+    assert result.returncode == 2 and "not an autoasr run" in result.stderr

@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from autoasr.data import DataError, load_dataset, split_tuning
+
+
+def write_tone(path, seconds=0.3, rate=16000):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, 0.1 * np.sin(np.arange(int(seconds * rate)) * 0.05), rate)
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        write_tone(tmp_path / "audio" / f"{name}.wav")
+    return tmp_path
+
+
+def test_csv_manifest_resolves_relative_paths_against_its_folder_whatever_the_cwd(corpus, monkeypatch, tmp_path_factory):
+    (corpus / "m.csv").write_text("audio,text,speaker,split\naudio/a.wav,Yes,s1,train\naudio/b.wav,No,s2,test\n")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    train, test = load_dataset(corpus / "m.csv", split=("train", "test"))
+    assert [u.text for u in train] == ["yes"] and [u.text for u in test] == ["no"]
+    assert train[0].audio == (corpus / "audio" / "a.wav").resolve()
+    assert train[0].speaker == "s1" and abs(train[0].duration - 0.3) < 0.01
+
+
+def test_tsv_and_json_lines_manifests_are_read(corpus):
+    (corpus / "m.tsv").write_text("audio\ttext\naudio/a.wav\tgo\n")
+    (corpus / "m.jsonl").write_text(json.dumps({"audio_filepath": "audio/b.wav", "text": "stop", "duration": 0.3}) + "\n")
+    assert load_dataset(corpus / "m.tsv").texts == ["go"]
+    assert load_dataset(corpus / "m.jsonl").texts == ["stop"]
+
+
+def test_bad_rows_are_skipped_and_reported_with_file_and_row(corpus):
+    (corpus / "broken.wav").write_bytes(b"garbage")
+    write_tone(corpus / "empty.wav", seconds=0)
+    (corpus / "m.csv").write_text(
+        "audio,text\naudio/a.wav,yes\nmissing.wav,no\nbroken.wav,up\naudio/b.wav,\nempty.wav,down\n")
+    dataset = load_dataset(corpus / "m.csv")
+    assert dataset.texts == ["yes"]
+    rows = {problem.row: str(problem) for problem in dataset.problems}
+    assert sorted(rows) == [2, 3, 4, 5]
+    assert "m.csv, row 2" in rows[2] and "not found" in rows[2]
+    assert "broken.wav" in rows[3]
+    assert "empty transcript" in rows[4]
+    assert "empty" in rows[5]
+
+
+def test_wrong_column_names_get_a_suggestion(corpus):
+    (corpus / "m.csv").write_text("audio,txt\naudio/a.wav,yes\n")
+    with pytest.raises(DataError, match="did you mean 'txt'"):
+        load_dataset(corpus / "m.csv")
+
+
+def test_utf8_bom_and_crlf_manifest_is_read(corpus):
+    (corpus / "m.csv").write_bytes("\ufeffaudio,text\r\naudio/a.wav,café\r\n".encode("utf-8"))
+    assert load_dataset(corpus / "m.csv").texts == ["café"]
+
+
+def test_unknown_layout_names_the_known_layouts(tmp_path):
+    (tmp_path / "notes.md").write_text("hello")
+    with pytest.raises(DataError, match="layout not recognised.*manifest"):
+        load_dataset(tmp_path)
+
+
+def test_tuning_split_holds_out_whole_speakers_when_there_are_many(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,word,spk{i % 10}\n" for i in range(40))
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
+    train, tuning = split_tuning(load_dataset(corpus / "m.csv"), fraction=0.2)
+    assert set(train.speakers).isdisjoint(tuning.speakers)
+    assert len(tuning.speakers) == 2 and len(train) + len(tuning) == 40
+
+
+def test_tuning_split_holds_out_utterances_per_speaker_when_there_are_few(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,word,spk{i % 3}\n" for i in range(30))
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
+    train, tuning = split_tuning(load_dataset(corpus / "m.csv"), fraction=0.2)
+    assert set(tuning.speakers) == set(train.speakers) == {"spk0", "spk1", "spk2"}
+    assert len(tuning) == 6
+
+
+def test_fsdd_folder_is_recognised_with_its_official_split(fsdd_dir):
+    train, test = load_dataset(fsdd_dir, split=("train", "test"), domain="digits")
+    assert len(train) == 2250 and len(test) == 250
+    assert train.num_speakers == 5 and set(test.texts) == {"zero", "one", "two", "three", "four", "five", "six",
+                                                            "seven", "eight", "nine"}

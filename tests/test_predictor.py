@@ -1,0 +1,138 @@
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from autoasr import ASRPredictor, load_dataset
+from autoasr.callbacks import FitCallback
+
+LEADERBOARD_FIELDS = {"trial_id", "model", "config", "val_wer", "start_time", "end_time", "status"}
+
+
+class Recorder(FitCallback):
+    def __init__(self):
+        self.events = []
+
+    def on_search_start(self, info):
+        self.events.append(("search_start", info))
+
+    def on_trial_start(self, trial_id, config):
+        self.events.append(("trial_start", trial_id))
+
+    def on_epoch_end(self, trial_id, metrics):
+        self.events.append(("epoch_end", trial_id, metrics))
+
+    def on_trial_end(self, trial):
+        self.events.append(("trial_end", trial["trial_id"]))
+
+    def on_search_end(self, leaderboard):
+        self.events.append(("search_end", len(leaderboard)))
+
+
+@pytest.fixture(scope="module")
+def searched(tiny_corpus, tmp_path_factory):
+    """A 30 s default search on the tiny synthesized corpus, with a recording callback."""
+    recorder = Recorder()
+    predictor = ASRPredictor(path=tmp_path_factory.mktemp("runs") / "tiny", domain="commands", verbosity=0)
+    started = time.time()
+    predictor.fit(tiny_corpus, time_limit=30, callbacks=[recorder])
+    return predictor, recorder, time.time() - started
+
+
+def test_search_runs_several_trials_of_different_families_within_the_time_limit(searched):
+    predictor, _, seconds = searched
+    leaderboard = predictor.leaderboard()
+    assert seconds <= 30 * 1.1 + 10
+    assert len(leaderboard) >= 3
+    assert leaderboard["model"].nunique() >= 2
+    assert LEADERBOARD_FIELDS <= set(leaderboard.columns)
+    finished = leaderboard[leaderboard["status"] == "ok"]
+    assert list(finished["val_wer"]) == sorted(finished["val_wer"])
+    assert (leaderboard["end_time"] >= leaderboard["start_time"]).all()
+    assert predictor.best_trial_id == leaderboard.iloc[0]["trial_id"]
+
+
+def test_callbacks_see_every_trial_and_epoch_in_order(searched):
+    predictor, recorder, _ = searched
+    kinds = [event[0] for event in recorder.events]
+    assert kinds[0] == "search_start" and kinds[-1] == "search_end"
+    trial_ids = predictor.leaderboard()["trial_id"].tolist()
+    for trial_id in trial_ids:
+        start = recorder.events.index(("trial_start", trial_id))
+        end = recorder.events.index(("trial_end", trial_id))
+        epochs = [e for e in recorder.events[start:end] if e[0] == "epoch_end"]
+        assert all(e[1] == trial_id for e in epochs)
+        assert [e[2]["epoch"] for e in epochs] == list(range(1, len(epochs) + 1))
+
+
+def test_every_trial_is_on_disk_with_config_history_and_weights(searched):
+    predictor, _, _ = searched
+    for trial_id in predictor.leaderboard()["trial_id"]:
+        folder = predictor.path / "trials" / trial_id
+        record = json.loads((folder / "trial.json").read_text())
+        assert record["status"] in ("ok", "failed") and "model" in record["config"]
+        if record["status"] == "ok":
+            assert (folder / "model.safetensors").is_file() and len(record["history"]) == record["epochs"]
+    assert (predictor.path / "leaderboard.csv").is_file() and (predictor.path / "best" / "model.safetensors").is_file()
+
+
+def test_saved_run_reloads_with_same_leaderboard_and_transcripts(searched, tiny_corpus):
+    predictor, _, _ = searched
+    test = load_dataset(tiny_corpus, split="test")
+    files = [u.audio for u in test][:8]
+    reloaded = ASRPredictor.load(predictor.path)
+    assert reloaded.leaderboard()["trial_id"].tolist() == predictor.leaderboard()["trial_id"].tolist()
+    assert reloaded.transcribe(files) == predictor.transcribe(files)
+    assert len(reloaded.history()) == len(predictor.history())
+
+
+def test_evaluate_reports_jiwer_rates_and_error_counts(searched, tiny_corpus):
+    predictor, _, _ = searched
+    result = predictor.evaluate(load_dataset(tiny_corpus, split="test"), return_details=True)
+    assert {"wer", "cer", "substitutions", "deletions", "insertions", "num_utterances"} <= set(result)
+    assert result["num_utterances"] == len(result["utterances"]) > 0
+    assert 0 <= result["cer"] <= result["wer"] + 1  # sanity: both are rates
+    errors = sum(result[k] for k in ("substitutions", "deletions"))
+    assert abs(result["wer"] * result["num_words"] - (errors + result["insertions"])) < 1e-6
+
+
+def test_transcribe_accepts_arrays_and_single_items(searched, tiny_corpus):
+    predictor, _, _ = searched
+    test = load_dataset(tiny_corpus, split="test")
+    from autoasr.audio import read_audio
+
+    samples = read_audio(test[0].audio)
+    assert predictor.transcribe(samples) == predictor.transcribe([test[0].audio])
+    assert isinstance(predictor.transcribe(np.zeros(8000, dtype=np.float32))[0], str)
+
+
+def test_stop_ends_a_running_search_gracefully_and_keeps_the_best_model(tiny_corpus, tmp_path):
+    predictor = ASRPredictor(path=tmp_path / "stopped", domain="commands", verbosity=0)
+
+    class StopAfterThirdEpoch(FitCallback):
+        def on_epoch_end(self, trial_id, metrics):
+            if metrics["epoch"] == 3:
+                threading.Timer(0.1, predictor.stop).start()
+
+    started = time.time()
+    predictor.fit(tiny_corpus, time_limit=120, presets="single", callbacks=[StopAfterThirdEpoch()])
+    assert time.time() - started < 60
+    assert predictor.fit_summary["stopped_by_user"]
+    assert predictor.best_trial_id is not None
+    assert (predictor.path / "best" / "model.safetensors").is_file()
+
+
+def test_resume_keeps_finished_trials_and_adds_new_ones(searched, tiny_corpus, tmp_path):
+    import shutil
+
+    predictor, _, _ = searched
+    copy = tmp_path / "copy"
+    shutil.copytree(predictor.path, copy)
+    before = ASRPredictor.load(copy).leaderboard()["trial_id"].tolist()
+    resumed = ASRPredictor.load(copy).fit(tiny_corpus, time_limit=12, resume=True)
+    after = resumed.leaderboard()["trial_id"].tolist()
+    assert set(before) < set(after)
+    first_config = resumed.leaderboard().set_index("trial_id").loc[before[0], "config"]
+    assert first_config == predictor.leaderboard().set_index("trial_id").loc[before[0], "config"]

@@ -1,0 +1,78 @@
+import time
+
+import torch
+
+from autoasr.search import PRESETS, PortfolioSearcher, median_stopping
+from autoasr.text import CharVocabulary
+from autoasr.trainer import SplitTensors, train_trial
+
+
+def toy_task(count=48):
+    """Two 'words' with distinct spectral patterns: learnable in seconds."""
+    generator = torch.Generator().manual_seed(0)
+    features, texts = [], []
+    for i in range(count):
+        word = "ab" if i % 2 else "ba"
+        frames = torch.randn(30, 40, generator=generator) * 0.3
+        frames[:15, :20 if word == "ab" else 20:] += 2.0
+        frames[15:, 20:] += 2.0 if word == "ab" else 0.0
+        frames[15:, :20] += 0.0 if word == "ab" else 2.0
+        features.append(frames)
+        texts.append(word)
+    return features, texts
+
+
+def test_trial_learns_a_toy_task_keeps_best_weights_and_reports_every_epoch():
+    features, texts = toy_task(96)
+    vocabulary = CharVocabulary.from_texts(texts)
+    train = SplitTensors.build(features[:80], texts[:80], vocabulary)
+    tuning = SplitTensors.build(features[80:], texts[80:], vocabulary)
+    reports = []
+    config = {"model": "crnn", "size": "tiny", "learning_rate": 5e-3, "batch_size": 8, "augment": 0.0, "patience": 10}
+    outcome = train_trial(config, train, tuning, vocabulary, deadline=time.time() + 60, report=reports.append)
+    assert outcome.best_wer <= 0.25
+    assert [r["epoch"] for r in reports] == list(range(1, outcome.epochs + 1))
+    assert outcome.state_dict is not None and outcome.best_epoch >= 1
+    assert reports[-1]["train_loss"] < reports[0]["train_loss"]
+
+
+def test_trial_stops_at_its_deadline():
+    features, texts = toy_task()
+    vocabulary = CharVocabulary.from_texts(texts)
+    split = SplitTensors.build(features, texts, vocabulary)
+    config = {"model": "conformer", "size": "small", "learning_rate": 1e-3, "batch_size": 4, "patience": 100}
+    started = time.time()
+    outcome = train_trial(config, split, split, vocabulary, deadline=started + 3)
+    assert time.time() - started < 8
+    assert outcome.stop_reason in ("deadline", "perfect")
+
+
+def test_stop_request_ends_a_trial():
+    features, texts = toy_task()
+    vocabulary = CharVocabulary.from_texts(texts)
+    split = SplitTensors.build(features, texts, vocabulary)
+    config = {"model": "convnet", "size": "tiny", "learning_rate": 1e-3, "batch_size": 8, "patience": 100}
+    outcome = train_trial(config, split, split, vocabulary, deadline=time.time() + 60,
+                          should_stop=lambda: True)
+    assert outcome.stop_reason == "stopped" and outcome.epochs == 0
+
+
+def test_searcher_proposes_the_portfolio_first_then_samples_the_space():
+    preset = PRESETS["default"]
+    searcher = PortfolioSearcher(search_space=preset.space, reward_attribute="reward", portfolio=preset.portfolio)
+    proposed = []
+    for reward in (0.5, 0.6, 0.4, 0.3, 0.2, 0.1):
+        config = searcher.get_config()
+        searcher.update(config=config, reward=reward)
+        proposed.append(config)
+    assert proposed[: len(preset.portfolio)] == [dict(c) for c in preset.portfolio]
+    assert len({tuple(sorted(c.items())) for c in proposed}) == len(proposed)
+    assert {c["model"] for c in proposed} == {"crnn", "conformer", "convnet"}
+
+
+def test_median_stopping_prunes_a_trial_worse_than_the_median_at_the_same_epoch():
+    histories = {"1": [{"epoch": 3, "best_val_wer": 0.2}], "2": [{"epoch": 3, "best_val_wer": 0.3}],
+                 "3": [{"epoch": 3, "best_val_wer": 0.9}]}
+    assert median_stopping(histories, "3", 3, 0.9)
+    assert not median_stopping(histories, "1", 3, 0.2)
+    assert not median_stopping(histories, "3", 2, 0.9)  # too early to judge
