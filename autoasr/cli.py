@@ -99,18 +99,17 @@ def command_leaderboard(arguments) -> int:
 
 
 def command_inspect(arguments) -> int:
-    from autoasr.data import load_dataset
+    from autoasr.inspection import inspect_dataset
 
-    dataset = load_dataset(arguments.data, domain=arguments.domain)
-    summary = dataset.summary()
+    try:
+        report = inspect_dataset(arguments.data, domain=arguments.domain, against=arguments.vocabulary)
+    except OSError as error:  # unreadable file or folder: one line, like every other input error
+        raise DataError(f"{getattr(error, 'filename', None) or arguments.data}: {error.strerror or error}") from None
     if arguments.json:
-        _print_json({**summary, "problem_list": [str(p) for p in dataset.problems]})
-        return 0
-    for key, value in summary.items():
-        print(f"{key:>16}: {value}")
-    for problem in dataset.problems:
-        print(f"  problem: {problem}")
-    return 0
+        _print_json(report.to_dict())
+    else:
+        print(report.to_text())
+    return 0 if report.num_utterances else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.set_defaults(handler=command_leaderboard)
 
     inspect = commands.add_parser("inspect", help="summarise DATA and list its problems by file and row")
-    inspect.add_argument("data")
+    inspect.add_argument("data", help="a manifest, a corpus folder or archive in a known layout, or 'demo'")
     inspect.add_argument("--domain", default="general")
+    inspect.add_argument("--vocabulary", default=None,
+                         help="word list (or dataset) to report out-of-vocabulary words against")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(handler=command_inspect)
     return parser
