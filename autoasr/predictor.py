@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import pandas
 import torch
@@ -25,7 +28,7 @@ from autoasr.features import FrontendConfig, compute_features
 from autoasr.inference import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TrainedModel
 from autoasr.metrics import error_rates
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
-from autoasr.storage import read_json, save_weights, write_json, write_text
+from autoasr.storage import load_weights, read_json, save_weights, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
 from autoasr.trainer import SplitTensors, train_trial
 
@@ -34,10 +37,28 @@ FORMAT_VERSION = 1
 # share of the budget kept back for saving and the final evaluation of the winner
 FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
 MIN_TRAIN_UTTERANCES = 4
+MIN_EPOCHS_PER_TRIAL = 6
 
 LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
                        "config", "error"]
+
+
+def _searched_part(config: dict) -> dict:
+    """The searched settings of a trial config, without bookkeeping keys."""
+    return {k: v for k, v in config.items() if k not in ("patience", "continued_from")}
+
+
+@dataclass
+class _FitContext:
+    """What every trial of one ``fit`` call shares."""
+
+    preset: object
+    callbacks: list
+    tensors_for: Callable
+    seed: int
+    histories: dict
+    trial_seconds: float
 
 
 class ASRPredictor:
@@ -113,67 +134,34 @@ class ASRPredictor:
 
         search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
         search_budget = max(search_deadline - time.time(), 1.0)
-        histories = {trial_id: trial.get("history", []) for trial_id, trial in self._trials.items()}
         torch.set_num_threads(max(1, os.cpu_count() or 1))
+        context = _FitContext(preset=preset, callbacks=callbacks, tensors_for=tensors_for, seed=seed,
+                              histories={t_id: t.get("history", []) for t_id, t in self._trials.items()},
+                              trial_seconds=max(preset.min_trial_seconds, preset.trial_share * search_budget))
+        # the search explores; the share kept back afterwards continues the winner from its checkpoint
+        exploration_deadline = search_deadline - preset.refine_share * search_budget
 
         def trial_function(config: dict, reporter, end_search) -> None:
             now = time.time()
-            if self._stop_requested.is_set() or now >= search_deadline - 1.0:
+            if self._stop_requested.is_set() or now >= exploration_deadline - 1.0:
                 end_search()
                 return
-            trial_id = f"{len(self._trials) + 1:03d}"
-            trial_deadline = min(search_deadline, now + max(preset.min_trial_seconds, preset.trial_share * search_budget))
-            config = {**config, "patience": preset.patience}
-            record = {"trial_id": trial_id, "model": config["model"], "size": config["size"], "config": config,
-                      "status": "running", "start_time": now, "end_time": None, "history": [],
-                      "val_wer": float("nan"), "val_cer": float("nan")}
-            self._trials[trial_id] = record
-            histories[trial_id] = record["history"]
-            trial_dir = self.path / "trials" / trial_id
-            write_json(trial_dir / "trial.json", record)
-            emit(callbacks, "on_trial_start", trial_id, dict(config))
-            pruned = {"flag": False}
+            def trial_deadline() -> float:
+                # a trial gets its share of the budget, but at least enough for a few epochs once their
+                # length is known: on a slow machine fewer, better-trained trials beat many untrained ones
+                epochs = [row["epoch_seconds"] for rows in context.histories.values() for row in rows]
+                floor = MIN_EPOCHS_PER_TRIAL * statistics.median(epochs) if epochs else 0.0
+                return min(exploration_deadline, now + max(context.trial_seconds, floor))
 
-            def report(metrics: dict) -> None:
-                record["history"].append(metrics)
-                reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
-                write_json(trial_dir / "trial.json", record)
-                emit(callbacks, "on_epoch_end", trial_id, dict(metrics))
-                if preset.prune and median_stopping(histories, trial_id, metrics["epoch"], metrics["best_val_wer"]):
-                    pruned["flag"] = True
-
-            def save_best(state: dict, metrics: dict) -> None:
-                save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
-                write_json(trial_dir / MODEL_SPEC_FILE, {"config": {**config, "num_features": 40},
-                                                        "vocabulary": list(self.vocabulary.symbols)})
-
-            try:
-                train_tensors, tuning_tensors = tensors_for(config.get("frontend", "logmel"))
-                outcome = train_trial(
-                    config, train_tensors, tuning_tensors, self.vocabulary, trial_deadline, report=report,
-                    should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
-                    on_improvement=save_best, seed=seed + len(self._trials))
-                record.update(
-                    status="ok" if outcome.state_dict is not None else "failed",
-                    val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
-                    best_epoch=outcome.best_epoch, parameters=outcome.parameters,
-                    train_seconds=outcome.seconds_training, eval_seconds=outcome.seconds_evaluating,
-                    audio_seconds_trained=outcome.audio_seconds_trained,
-                    stop_reason="pruned" if pruned["flag"] else outcome.stop_reason,
-                    error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
-            except Exception as error:  # one broken configuration must not end the search
-                record.update(status="failed", error=f"{type(error).__name__}: {error}", stop_reason="error")
-            record["end_time"] = time.time()
-            write_json(trial_dir / "trial.json", record)
-            self._refresh_best()
-            emit(callbacks, "on_trial_end", self._leaderboard_row(record))
+            self._run_trial(config, trial_deadline, context, reporter)
             if self._stop_requested.is_set():
                 end_search()
 
-        already_tried = [{k: v for k, v in t["config"].items() if k != "patience"} for t in self._trials.values()]
+        already_tried = [_searched_part(t["config"]) for t in self._trials.values()]
         try:
-            run_local_search(trial_function, preset, time_out=search_budget, seed=seed + len(self._trials),
-                             already_tried=already_tried)
+            run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
+                             seed=seed + len(self._trials), already_tried=already_tried)
+            self._continue_best(search_deadline, context)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the search; what finished is kept
 
@@ -191,6 +179,76 @@ class ASRPredictor:
             raise RuntimeError(f"no model finished training within {time_limit:.0f} s ({reasons or 'no trial ran'}); "
                                "give a larger time_limit")
         return self
+
+    def _run_trial(self, config: dict, trial_deadline, context: "_FitContext", reporter=None,
+                   initial_state: dict | None = None) -> dict:
+        """Train one configuration, recording it on disk and telling the callbacks as it goes."""
+        trial_id = f"{len(self._trials) + 1:03d}"
+        config = {**config, "patience": context.preset.patience}
+        record = {"trial_id": trial_id, "model": config["model"], "size": config["size"], "config": config,
+                  "status": "running", "start_time": time.time(), "end_time": None, "history": [],
+                  "val_wer": float("nan"), "val_cer": float("nan")}
+        self._trials[trial_id] = record
+        context.histories[trial_id] = record["history"]
+        trial_dir = self.path / "trials" / trial_id
+        write_json(trial_dir / "trial.json", record)
+        emit(context.callbacks, "on_trial_start", trial_id, dict(config))
+        pruned = {"flag": False}
+
+        def report(metrics: dict) -> None:
+            record["history"].append(metrics)
+            if reporter is not None:
+                reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
+            write_json(trial_dir / "trial.json", record)
+            emit(context.callbacks, "on_epoch_end", trial_id, dict(metrics))
+            if (context.preset.prune and initial_state is None
+                    and median_stopping(context.histories, trial_id, metrics["epoch"], metrics["best_val_wer"])):
+                pruned["flag"] = True
+
+        def save_best(state: dict, metrics: dict) -> None:
+            save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
+            write_json(trial_dir / MODEL_SPEC_FILE, {"config": {**config, "num_features": 40},
+                                                    "vocabulary": list(self.vocabulary.symbols)})
+
+        try:
+            train_tensors, tuning_tensors = context.tensors_for(config.get("frontend", "logmel"))
+            outcome = train_trial(
+                config, train_tensors, tuning_tensors, self.vocabulary, trial_deadline, report=report,
+                should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
+                on_improvement=save_best, seed=context.seed + len(self._trials), initial_state=initial_state)
+            record.update(
+                status="ok" if outcome.state_dict is not None else "failed",
+                val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
+                best_epoch=outcome.best_epoch, parameters=outcome.parameters,
+                train_seconds=outcome.seconds_training, eval_seconds=outcome.seconds_evaluating,
+                audio_seconds_trained=outcome.audio_seconds_trained,
+                stop_reason="pruned" if pruned["flag"] else outcome.stop_reason,
+                error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
+        except KeyboardInterrupt:
+            record.update(status="interrupted", stop_reason="interrupted", end_time=time.time())
+            write_json(trial_dir / "trial.json", record)
+            raise
+        except Exception as error:  # one broken configuration must not end the search
+            record.update(status="failed", error=f"{type(error).__name__}: {error}", stop_reason="error")
+        record["end_time"] = time.time()
+        write_json(trial_dir / "trial.json", record)
+        self._refresh_best()
+        emit(context.callbacks, "on_trial_end", self._leaderboard_row(record))
+        return record
+
+    def _continue_best(self, deadline: float, context: "_FitContext") -> None:
+        """Resume the best trial from its checkpoint with a lower learning rate until ``deadline``."""
+        if self._stop_requested.is_set() or self.best_trial_id is None:
+            return
+        if deadline - time.time() < context.preset.min_trial_seconds:
+            return
+        parent = self._trials[self.best_trial_id]
+        state = load_weights(self.path / "trials" / parent["trial_id"] / MODEL_WEIGHTS_FILE)
+        config = {**_searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
+                  "continued_from": parent["trial_id"]}
+        self._run_trial(config, deadline, replace(context, preset=replace(context.preset,
+                                                                          patience=context.preset.patience * 2)),
+                        initial_state=state)
 
     def stop(self) -> None:
         """Ask a running ``fit`` (in another thread) to end after the current epoch, keeping the best model."""

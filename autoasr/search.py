@@ -46,6 +46,7 @@ class Preset:
     description: str
     space: dict
     trial_share: float  # the largest share of the search budget one trial may take
+    refine_share: float = 0.0  # share kept to continue the winner from its checkpoint after the search
     patience: int = 4
     portfolio: tuple = ()
     prune: bool = True
@@ -54,14 +55,15 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "default": Preset("default", "search model families, sizes and training settings", full_space(), 0.25,
-                      portfolio=tuple(PORTFOLIO)),
+    "default": Preset("default", "search model families, sizes and training settings", full_space(), 0.2,
+                      refine_share=0.25, portfolio=tuple(PORTFOLIO)),
     "single": Preset("single", "one well-chosen configuration trained for the whole budget (the baseline)",
                      dict(DEFAULT_CONFIG), 1.0, patience=8, prune=False),
     "fast": Preset("fast", "small models only, short trials: a first answer quickly",
-                   full_space(sizes=("tiny", "small")), 0.2, patience=3, portfolio=tuple(PORTFOLIO[:2])),
+                   full_space(sizes=("tiny", "small")), 0.2, refine_share=0.2, patience=3,
+                   portfolio=tuple(PORTFOLIO[:2])),
     "best_quality": Preset("best_quality", "larger models and longer trials", full_space(sizes=("small", "medium")),
-                           0.34, patience=6, portfolio=tuple(PORTFOLIO[:3])),
+                           0.3, refine_share=0.3, patience=6, portfolio=tuple(PORTFOLIO[:3])),
 }
 
 

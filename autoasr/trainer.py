@@ -89,21 +89,27 @@ def train_trial(
     train: SplitTensors,
     tuning: SplitTensors,
     vocabulary: CharVocabulary,
-    deadline: float,
+    deadline: float | Callable[[], float],
     report: Callable[[dict], None] = lambda metrics: None,
     should_stop: Callable[[], bool] = lambda: False,
     on_improvement: Callable[[dict, dict], None] = lambda state, metrics: None,
     device: str = "cpu",
     seed: int = 0,
+    initial_state: dict | None = None,
 ) -> TrialOutcome:
-    """Train ``config`` until ``deadline`` (a ``time.time()`` value), plateau or a stop request.
+    """Train ``config`` until ``deadline`` (a ``time.time()`` value, or a function giving the current one,
+    so that a caller can extend a trial once it knows how long epochs take), plateau or a stop request.
 
     ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
-    optionally max_epochs. ``report`` receives one dict per evaluation.
+    optionally max_epochs. ``report`` receives one dict per evaluation. ``initial_state`` continues
+    from saved weights (no warm-up then: the model is already trained).
     """
     torch.manual_seed(seed)
+    current_deadline = deadline if callable(deadline) else (lambda: deadline)
     num_features = train.features[0].shape[1]
     model = build_model(config["model"], config["size"], num_features, len(vocabulary), config.get("dropout", 0.1))
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     model.to(device)
     augment = SpecAugment(config.get("augment", 1.0), num_features).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
@@ -111,7 +117,7 @@ def train_trial(
     batch_size = int(config.get("batch_size", 32))
     patience = int(config.get("patience", 4))
     max_epochs = int(config.get("max_epochs", 1000))
-    warmup_steps = 30
+    warmup_steps = 1 if initial_state is not None else 30
 
     lengths = [len(f) for f in train.features]
     history: list[dict] = []
@@ -129,7 +135,7 @@ def train_trial(
         if should_stop():
             stop_reason = "stopped"
             break
-        if time.time() + last_epoch_seconds * 0.8 > deadline and epoch > 1:
+        if time.time() + last_epoch_seconds * 0.8 > current_deadline() and epoch > 1:
             stop_reason = "deadline"
             break
         model.train()
@@ -137,7 +143,7 @@ def train_trial(
         epoch_started = time.time()
         losses = []
         for batch in length_sorted_batches(lengths, batch_size, shuffle=True, seed=seed * 10007 + epoch):
-            if time.time() > deadline or should_stop():
+            if time.time() > current_deadline() or should_stop():
                 break
             padded, feature_lengths = pad_batch([train.features[i] for i in batch])
             targets = [train.targets[i] for i in batch]
@@ -205,7 +211,7 @@ def train_trial(
         if evaluations_without_gain >= patience:
             stop_reason = "plateau"
             break
-        if time.time() > deadline:
+        if time.time() > current_deadline():
             stop_reason = "deadline"
             break
 
