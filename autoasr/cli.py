@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from autoasr.data import DataError
+from autoasr.predictor import FitError
 
 
 def _print_json(payload) -> None:
@@ -63,6 +64,11 @@ def command_demo(arguments) -> int:
 
 
 def _load_model(model_path: str):
+    """A saved run (a folder with predictor.json) or an exported file (.onnx via onnxruntime, .pt TorchScript)."""
+    from autoasr.export import is_exported_file, load_exported
+
+    if is_exported_file(model_path):
+        return load_exported(model_path)
     from autoasr.predictor import ASRPredictor
 
     return ASRPredictor.load(model_path)
@@ -80,12 +86,24 @@ def command_evaluate(arguments) -> int:
 
 
 def command_transcribe(arguments) -> int:
-    texts = _load_model(arguments.model_dir).transcribe(list(arguments.audio))
-    if arguments.json:
-        _print_json([{"audio": audio, "text": text} for audio, text in zip(arguments.audio, texts)])
-    else:
-        for audio, text in zip(arguments.audio, texts):
-            print(f"{audio}\t{text}")
+    model = _load_model(arguments.model_dir)
+    if arguments.json:  # with word timestamps from CTC alignment; long recordings are segmented at pauses
+        from autoasr.long_audio import transcribe_with_words
+
+        _print_json([result.to_dict() for result in transcribe_with_words(model, list(arguments.audio))])
+        return 0
+    for audio, text in zip(arguments.audio, model.transcribe(list(arguments.audio))):
+        print(f"{audio}\t{text}")
+    return 0
+
+
+def command_export(arguments) -> int:
+    from autoasr.export import export_model
+
+    default_name = "model.onnx" if arguments.format == "onnx" else "model.pt"
+    output = Path(arguments.output) if arguments.output else Path(arguments.model_dir) / default_name
+    path = export_model(arguments.model_dir, output, format=arguments.format)
+    print(f"exported {arguments.model_dir} as {arguments.format}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -150,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.add_argument("--json", action="store_true")
     leaderboard.set_defaults(handler=command_leaderboard)
 
+    export = commands.add_parser("export", help="write the best model as one self-contained ONNX or TorchScript file")
+    export.add_argument("model_dir", help="a saved run, or one model folder (run/best, run/trials/<id>)")
+    export.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    export.add_argument("--output", default=None, help="file to write (default: MODEL_DIR/model.onnx or model.pt)")
+    export.set_defaults(handler=command_export)
+
     inspect = commands.add_parser("inspect", help="summarise DATA and list its problems by file and row")
     inspect.add_argument("data", help="a manifest, a corpus folder or archive in a known layout, or 'demo'")
     inspect.add_argument("--domain", default="general")
@@ -164,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (DataError, FileNotFoundError, ValueError) as error:
+    except (DataError, FileNotFoundError, ValueError, FitError) as error:
         print(f"autoasr: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -49,6 +49,30 @@ def _searched_part(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in ("patience", "continued_from")}
 
 
+def _close_interrupted(trial: dict, trial_dir: Path) -> None:
+    """A trial cut off mid-way keeps its best epoch when that epoch's weights reached the disk."""
+    history = trial.get("history") or []
+    trial.update(stop_reason="interrupted", end_time=trial.get("end_time") or time.time())
+    if history and (trial_dir / MODEL_WEIGHTS_FILE).is_file():
+        best = min(history, key=lambda row: (row["val_wer"], row["val_cer"]))
+        trial.update(status="ok", val_wer=best["val_wer"], val_cer=best["val_cer"], epochs=len(history),
+                     best_epoch=best["epoch"])
+    else:
+        trial.update(status="failed", error="interrupted before its first evaluation")
+
+
+def _unreadable_weights(path: Path) -> str | None:
+    """Why a weights file cannot be used, or None when its safetensors header reads cleanly."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except Exception as error:  # safetensors parses a header only: no code runs, whatever the file holds
+        return f"checkpoint unreadable ({path.name}: {error})"
+    return None
+
+
 @dataclass
 class _FitContext:
     """What every trial of one ``fit`` call shares."""
@@ -59,6 +83,10 @@ class _FitContext:
     seed: int
     histories: dict
     trial_seconds: float
+
+
+class FitError(RuntimeError):
+    """``fit`` could not produce any model (the message says why and what to change)."""
 
 
 class ASRPredictor:
@@ -125,7 +153,8 @@ class ASRPredictor:
             return feature_cache[frontend_kind]
 
         tensors_for("logmel")  # every preset starts with log-mel trials; preparing it now is data preparation time
-        self._write_predictor_file(status="running", time_limit=time_limit, data={
+        self._write_predictor_file(status="running", time_limit=time_limit, seed=seed, data_fingerprints={
+            "train": train.fingerprint(), "tuning": tuning.fingerprint()}, data={
             "train": train.summary(), "tuning": tuning.summary(), "skipped_rows": [str(p) for p in train.problems[:50]]})
         emit(callbacks, "on_search_start", {
             "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
@@ -176,7 +205,7 @@ class ASRPredictor:
         emit(callbacks, "on_search_end", self.leaderboard())
         if self.best_trial_id is None:
             reasons = "; ".join(f"trial {t['trial_id']}: {t.get('error')}" for t in self._trials.values())
-            raise RuntimeError(f"no model finished training within {time_limit:.0f} s ({reasons or 'no trial ran'}); "
+            raise FitError(f"no model finished training within {time_limit:.0f} s ({reasons or 'no trial ran'}); "
                                "give a larger time_limit")
         return self
 
@@ -225,8 +254,9 @@ class ASRPredictor:
                 stop_reason="pruned" if pruned["flag"] else outcome.stop_reason,
                 error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
         except KeyboardInterrupt:
-            record.update(status="interrupted", stop_reason="interrupted", end_time=time.time())
+            _close_interrupted(record, trial_dir)
             write_json(trial_dir / "trial.json", record)
+            self._refresh_best()
             raise
         except Exception as error:  # one broken configuration must not end the search
             record.update(status="failed", error=f"{type(error).__name__}: {error}", stop_reason="error")
@@ -362,21 +392,22 @@ class ASRPredictor:
             best_dir.mkdir(exist_ok=True)
             for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
                 shutil.copyfile(self.path / "trials" / self.best_trial_id / name, best_dir / name)
+        from autoasr.cards import write_cards
+
+        write_cards(self)  # MODEL_CARD.md, model_card.json, run_card.json
         return self.path
 
     def _load_trials(self) -> None:
         self._trials.clear()
         for trial_file in sorted((self.path / "trials").glob("*/trial.json")):
             trial = read_json(trial_file)
-            if trial.get("status") == "running":  # the process died mid-trial: its best epoch may still be on disk
-                has_weights = (trial_file.parent / MODEL_WEIGHTS_FILE).is_file() and trial.get("history")
-                trial["status"] = "ok" if has_weights else "failed"
-                if has_weights:
-                    best = min(trial["history"], key=lambda row: row["val_wer"])
-                    trial.update(val_wer=best["val_wer"], val_cer=best["val_cer"], epochs=len(trial["history"]),
-                                 best_epoch=best["epoch"], stop_reason="interrupted")
-                else:
-                    trial.update(error="interrupted before its first evaluation", stop_reason="interrupted")
+            if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
+                _close_interrupted(trial, trial_file.parent)
+                write_json(trial_file, trial)
+            if trial.get("status") == "ok":
+                problem = _unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
+                if problem:  # a damaged checkpoint costs that trial only; the next best takes its place
+                    trial.update(status="failed", error=problem)
             self._trials[trial["trial_id"]] = trial
         self._refresh_best()
 

@@ -19,6 +19,7 @@ from autoasr.augment import SpecAugment
 from autoasr.decoding import greedy_decode
 from autoasr.metrics import error_rates
 from autoasr.models import build_model, count_parameters
+from autoasr.resources import available_memory_bytes, estimate_training_bytes
 from autoasr.text import CharVocabulary
 
 
@@ -108,6 +109,11 @@ def train_trial(
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
     num_features = train.features[0].shape[1]
     model = build_model(config["model"], config["size"], num_features, len(vocabulary), config.get("dropout", 0.1))
+    needed = estimate_training_bytes(model, int(config.get("batch_size", 32)), max(len(f) for f in train.features),
+                                     num_features)
+    if needed > 0.8 * available_memory_bytes(device):
+        raise MemoryError(f"this configuration needs about {needed / 2**30:.1f} GiB to train; "
+                          f"{available_memory_bytes(device) / 2**30:.1f} GiB are free")
     if initial_state is not None:
         model.load_state_dict(initial_state)
     model.to(device)

@@ -1,0 +1,164 @@
+"""Fault injection: kills, interrupts, damaged and hostile model files, failing trials, too little data."""
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import autoasr.models as models
+from autoasr import ASRPredictor, DataError
+from autoasr.text import CharVocabulary
+from autoasr.trainer import SplitTensors, train_trial
+
+
+def start_fit(data, output, *extra):
+    command = [sys.executable, "-m", "autoasr.cli", "fit", str(data), "--output", str(output), *map(str, extra)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def trials_on_disk(output: Path) -> dict:
+    trials = {}
+    for file in (output / "trials").glob("*/trial.json"):
+        try:
+            trials[file.parent.name] = json.loads(file.read_text())
+        except (json.JSONDecodeError, OSError):
+            pass  # being replaced this instant
+    return trials
+
+
+def wait_for(condition, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigkill_mid_run_loses_only_the_trial_in_flight_and_resume_continues(tiny_corpus, tmp_path):
+    output = tmp_path / "run"
+    process = start_fit(tiny_corpus, output, "--time-limit", 90, "--presets", "fast", "--domain", "commands")
+    finished_then_running = lambda: (sum(t["status"] == "ok" for t in trials_on_disk(output).values()) >= 1
+                                     and any(t["status"] == "running" for t in trials_on_disk(output).values()))
+    assert wait_for(finished_then_running), process.communicate(timeout=5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    before = {i: t for i, t in trials_on_disk(output).items() if t["status"] == "ok"}
+    assert before
+
+    resumed = subprocess.run([sys.executable, "-m", "autoasr.cli", "fit", str(tiny_corpus), "--output", str(output),
+                              "--time-limit", "15", "--presets", "fast", "--resume"], capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    after = trials_on_disk(output)
+    for trial_id, trial in before.items():
+        assert after[trial_id]["status"] == "ok" and after[trial_id]["val_wer"] == trial["val_wer"]
+    assert len(after) > len(before)
+    assert not any(t["status"] == "running" for t in after.values())
+
+
+def test_ctrl_c_ends_the_run_gracefully_with_the_best_model_saved(tiny_corpus, tmp_path):
+    output = tmp_path / "run"
+    process = start_fit(tiny_corpus, output, "--time-limit", 120, "--presets", "single")
+    assert wait_for(lambda: any(len(t.get("history", [])) >= 2 for t in trials_on_disk(output).values()))
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert (output / "best" / "model.safetensors").is_file()
+    assert ASRPredictor.load(output).best_trial_id is not None
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_corpus, tmp_path_factory):
+    predictor = ASRPredictor(path=tmp_path_factory.mktemp("runs") / "run", domain="commands", verbosity=0)
+    predictor.fit(tiny_corpus, time_limit=20, presets="fast")
+    assert (predictor.leaderboard()["status"] == "ok").sum() >= 2
+    return predictor.path
+
+
+def test_corrupt_best_checkpoint_falls_back_to_the_next_trial(finished_run, tmp_path):
+    run = shutil.copytree(finished_run, tmp_path / "copy")
+    best = ASRPredictor.load(run).best_trial_id
+    weights = run / "trials" / best / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    reloaded = ASRPredictor.load(run)
+    assert reloaded.best_trial_id != best
+    row = reloaded.leaderboard().set_index("trial_id").loc[best]
+    assert row["status"] == "failed" and "checkpoint unreadable" in row["error"]
+    assert isinstance(reloaded.transcribe(torch.zeros(8000).numpy())[0], str)
+
+
+class PlantedPayload:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_planted_pickle_is_never_executed(finished_run, tmp_path):
+    run = shutil.copytree(finished_run, tmp_path / "copy")
+    marker = tmp_path / "pwned"
+    payload = PlantedPayload()
+    payload.marker = marker
+    best = ASRPredictor.load(run).best_trial_id
+    hostile = pickle.dumps(payload)
+    (run / "trials" / best / "model.safetensors").write_bytes(hostile)
+    torch.save({"x": payload}, run / "trials" / best / "model.pt")  # a tempting file beside it
+    reloaded = ASRPredictor.load(run)
+    reloaded.transcribe(torch.zeros(8000).numpy())
+    assert not marker.exists()
+    assert reloaded.best_trial_id != best
+
+
+def test_a_trial_that_raises_is_recorded_as_failed_and_the_search_goes_on(tiny_corpus, tmp_path, monkeypatch):
+    family = models.MODEL_FAMILIES["crnn"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected failure in the crnn family")
+
+    monkeypatch.setitem(models.MODEL_FAMILIES, "crnn", models.ModelFamily(
+        family.name, family.description, broken, family.sizes))
+    predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
+    predictor.fit(tiny_corpus, time_limit=25)
+    leaderboard = predictor.leaderboard()
+    failed = leaderboard[leaderboard["model"] == "crnn"]
+    assert len(failed) >= 1 and (failed["status"] == "failed").all()
+    assert failed["error"].str.contains("injected failure").all()
+    assert (leaderboard["status"] == "ok").sum() >= 1
+
+
+def test_nan_loss_fails_the_trial_with_a_reason():
+    vocabulary = CharVocabulary.from_texts(["ab"])
+    features = [torch.full((30, 40), float("nan")) for _ in range(100)]
+    split = SplitTensors.build(features, ["ab"] * 100, vocabulary)
+    config = {"model": "crnn", "size": "tiny", "learning_rate": 1e-3, "batch_size": 4}
+    with pytest.raises(FloatingPointError, match="NaN"):
+        train_trial(config, split, split, vocabulary, deadline=time.time() + 60)
+
+
+def test_configuration_too_large_for_free_memory_is_skipped_with_a_reason(monkeypatch):
+    import autoasr.trainer as trainer
+
+    monkeypatch.setattr(trainer, "available_memory_bytes", lambda device="cpu": 10_000_000)
+    vocabulary = CharVocabulary.from_texts(["ab"])
+    split = SplitTensors.build([torch.randn(300, 40)] * 8, ["ab"] * 8, vocabulary)
+    config = {"model": "conformer", "size": "medium", "learning_rate": 1e-3, "batch_size": 64}
+    with pytest.raises(MemoryError, match="needs about"):
+        train_trial(config, split, split, vocabulary, deadline=time.time() + 60)
+
+
+def test_too_little_data_is_a_clear_error(tiny_corpus, tmp_path):
+    lines = Path(tiny_corpus).read_text().splitlines()
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(lines[:3]).replace("audio,", "audio,", 1) + "\n")
+    # paths in the manifest are relative to the corpus folder
+    small.write_text(lines[0] + "\n" + "\n".join(
+        str(Path(tiny_corpus).parent / line.split(",", 1)[0]) + "," + line.split(",", 1)[1] for line in lines[1:3]))
+    with pytest.raises(DataError, match="usable training utterances|tuning set"):
+        ASRPredictor(path=tmp_path / "run", verbosity=0).fit(small, time_limit=10)
