@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch 2.14.1 + torchaudio 2.11.0 is the pair measured to work together (DESIGN.md)
-	$(BIN)/python -m pip install --quiet -e ".[notebook,test]"
+	$(BIN)/python -m pip install --quiet -e ".[notebook,test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,11 @@ test: $(STAMP) browser-deps
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
+
+APP_PORT ?= 8866
+app: $(STAMP)
+	# the wizard as a web page without code (Voila), for rooms where participants should not see Python
+	$(BIN)/voila notebooks/app.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md

@@ -49,7 +49,9 @@ def command_fit(arguments) -> int:
     else:
         predictor = ASRPredictor(path=arguments.output, domain=arguments.domain or "general")
     predictor.fit(arguments.data, tuning_data=arguments.tuning_data, time_limit=arguments.time_limit,
-                  presets=arguments.presets, resume=arguments.resume)
+                  presets=arguments.presets, resume=arguments.resume, backend=arguments.backend,
+                  num_workers=arguments.num_workers, ray_address=arguments.ray_address,
+                  searcher=arguments.searcher, scheduler=arguments.scheduler)
     print(_format_leaderboard(predictor))
     print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
     return 0
@@ -145,8 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--time-limit", type=float, default=300)
     fit.add_argument("--domain", default=None)
     fit.add_argument("--presets", default="default")
-    fit.add_argument("--backend", default="local", choices=["local"])
-    fit.add_argument("--num-workers", type=int, default=1)
+    fit.add_argument("--backend", default="local", choices=["local", "ray"],
+                     help="local: trials one after another in this process; ray: trials in parallel on Ray")
+    fit.add_argument("--num-workers", type=int, default=2, help="trials run at once with --backend ray")
+    fit.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    fit.add_argument("--searcher", default="random", choices=["random", "bayes"], help="Ray Tune searcher")
+    fit.add_argument("--scheduler", default="ASHA", choices=["ASHA", "FIFO"], help="Ray Tune trial scheduler")
     fit.add_argument("--output", default="autoasr_runs/model")
     fit.add_argument("--resume", action="store_true")
     fit.set_defaults(handler=command_fit)

@@ -14,8 +14,7 @@ from autoasr.storage import load_weights, read_json
 from autoasr.text import CharVocabulary
 from autoasr.trainer import transcribe_features
 
-MODEL_SPEC_FILE = "model.json"
-MODEL_WEIGHTS_FILE = "model.safetensors"
+from autoasr.trial_runner import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 
 
 @dataclass
@@ -61,9 +60,14 @@ class TrainedModel:
             return self.frontend(samples)
 
     def transcribe(self, audio: list, batch_size: int = 32) -> list[str]:
-        """Transcripts for paths or float arrays (already at ``sample_rate``), in order."""
-        return transcribe_features(self.network, [self.features(item) for item in audio], self.vocabulary,
-                                   batch_size=batch_size)
+        """Transcripts for paths or float arrays (already at ``sample_rate``), in order.
+
+        Recordings longer than 20 s are cut at pauses and transcribed piece by piece (``autoasr.long_audio``).
+        """
+        from autoasr.long_audio import transcribe_routed
+
+        return transcribe_routed(self, list(audio), lambda short: transcribe_features(
+            self.network, [self.features(item) for item in short], self.vocabulary, batch_size=batch_size))
 
     def real_time_factor(self, audio: list) -> float:
         """Seconds of computing per second of audio (features and decoding included)."""

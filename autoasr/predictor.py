@@ -24,13 +24,15 @@ import torch
 from autoasr.callbacks import FitCallback, emit
 from autoasr.data import DataError, Dataset, load_dataset, split_tuning
 from autoasr.domains import get_domain
-from autoasr.features import FrontendConfig, compute_features
-from autoasr.inference import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TrainedModel
+from autoasr.features import FrontendConfig, compute_features, default_cache_dir
+from autoasr.inference import TrainedModel
 from autoasr.metrics import error_rates
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
-from autoasr.storage import load_weights, read_json, save_weights, write_json, write_text
+from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
-from autoasr.trainer import SplitTensors, train_trial
+from autoasr.trainer import SplitTensors
+from autoasr.trial_runner import (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TRIAL_FILE, close_interrupted,
+                                  new_trial_record, run_recorded_trial)
 
 PREDICTOR_FILE = "predictor.json"
 FORMAT_VERSION = 1
@@ -47,18 +49,6 @@ LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "statu
 def _searched_part(config: dict) -> dict:
     """The searched settings of a trial config, without bookkeeping keys."""
     return {k: v for k, v in config.items() if k not in ("patience", "continued_from")}
-
-
-def _close_interrupted(trial: dict, trial_dir: Path) -> None:
-    """A trial cut off mid-way keeps its best epoch when that epoch's weights reached the disk."""
-    history = trial.get("history") or []
-    trial.update(stop_reason="interrupted", end_time=trial.get("end_time") or time.time())
-    if history and (trial_dir / MODEL_WEIGHTS_FILE).is_file():
-        best = min(history, key=lambda row: (row["val_wer"], row["val_cer"]))
-        trial.update(status="ok", val_wer=best["val_wer"], val_cer=best["val_cer"], epochs=len(history),
-                     best_epoch=best["epoch"])
-    else:
-        trial.update(status="failed", error="interrupted before its first evaluation")
 
 
 def _unreadable_weights(path: Path) -> str | None:
@@ -113,12 +103,19 @@ class ASRPredictor:
     # ------------------------------------------------------------------ fit
 
     def fit(self, train_data, tuning_data=None, time_limit: float = 300, presets: str = "default",
-            callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0) -> "ASRPredictor":
+            callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
+            backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
+            searcher: str = "random", scheduler: str = "ASHA") -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
         Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
+        ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
+        the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
+        (ASHA, FIFO), through AutoGluon's Ray executor.
         """
+        if backend not in ("local", "ray"):
+            raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
         started = time.time()
         deadline = started + float(time_limit)
         callbacks = list(callbacks or [])
@@ -187,9 +184,20 @@ class ASRPredictor:
                 end_search()
 
         already_tried = [_searched_part(t["config"]) for t in self._trials.values()]
+        searchable = any(not isinstance(value, (str, int, float)) for value in preset.space.values())
         try:
-            run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
-                             seed=seed + len(self._trials), already_tried=already_tried)
+            if backend == "ray" and searchable:
+                from autoasr.ray_backend import run_ray_search
+
+                run_ray_search(run_path=self.path, preset=preset, train=train, tuning=tuning,
+                               vocabulary_symbols=self.vocabulary.symbols, cache_dir=default_cache_dir(),
+                               deadline=exploration_deadline, trial_seconds=context.trial_seconds, num_workers=num_workers, address=ray_address,
+                               searcher=searcher, scheduler=scheduler, id_offset=len(self._trials), seed=seed,
+                               callbacks=callbacks, row_of=self._leaderboard_row)
+                self._load_trials()  # the workers wrote every trial to disk; trials the scheduler cut stay usable
+            else:
+                run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
+                                 seed=seed + len(self._trials), already_tried=already_tried)
             self._continue_best(search_deadline, context)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the search; what finished is kept
@@ -213,56 +221,32 @@ class ASRPredictor:
                    initial_state: dict | None = None) -> dict:
         """Train one configuration, recording it on disk and telling the callbacks as it goes."""
         trial_id = f"{len(self._trials) + 1:03d}"
-        config = {**config, "patience": context.preset.patience}
-        record = {"trial_id": trial_id, "model": config["model"], "size": config["size"], "config": config,
-                  "status": "running", "start_time": time.time(), "end_time": None, "history": [],
-                  "val_wer": float("nan"), "val_cer": float("nan")}
+        record = new_trial_record(trial_id, {**config, "patience": context.preset.patience})
         self._trials[trial_id] = record
         context.histories[trial_id] = record["history"]
-        trial_dir = self.path / "trials" / trial_id
-        write_json(trial_dir / "trial.json", record)
-        emit(context.callbacks, "on_trial_start", trial_id, dict(config))
+        emit(context.callbacks, "on_trial_start", trial_id, dict(record["config"]))
         pruned = {"flag": False}
 
-        def report(metrics: dict) -> None:
-            record["history"].append(metrics)
+        def on_epoch(metrics: dict) -> None:
             if reporter is not None:
                 reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
-            write_json(trial_dir / "trial.json", record)
             emit(context.callbacks, "on_epoch_end", trial_id, dict(metrics))
             if (context.preset.prune and initial_state is None
                     and median_stopping(context.histories, trial_id, metrics["epoch"], metrics["best_val_wer"])):
                 pruned["flag"] = True
 
-        def save_best(state: dict, metrics: dict) -> None:
-            save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
-            write_json(trial_dir / MODEL_SPEC_FILE, {"config": {**config, "num_features": 40},
-                                                    "vocabulary": list(self.vocabulary.symbols)})
-
         try:
-            train_tensors, tuning_tensors = context.tensors_for(config.get("frontend", "logmel"))
-            outcome = train_trial(
-                config, train_tensors, tuning_tensors, self.vocabulary, trial_deadline, report=report,
+            run_recorded_trial(
+                record, self.path / "trials" / trial_id,
+                lambda: context.tensors_for(record["config"].get("frontend", "logmel")), self.vocabulary,
+                trial_deadline, on_epoch=on_epoch,
                 should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
-                on_improvement=save_best, seed=context.seed + len(self._trials), initial_state=initial_state)
-            record.update(
-                status="ok" if outcome.state_dict is not None else "failed",
-                val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
-                best_epoch=outcome.best_epoch, parameters=outcome.parameters,
-                train_seconds=outcome.seconds_training, eval_seconds=outcome.seconds_evaluating,
-                audio_seconds_trained=outcome.audio_seconds_trained,
-                stop_reason="pruned" if pruned["flag"] else outcome.stop_reason,
-                error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
-        except KeyboardInterrupt:
-            _close_interrupted(record, trial_dir)
-            write_json(trial_dir / "trial.json", record)
+                initial_state=initial_state, seed=context.seed + len(self._trials))
+        finally:
             self._refresh_best()
-            raise
-        except Exception as error:  # one broken configuration must not end the search
-            record.update(status="failed", error=f"{type(error).__name__}: {error}", stop_reason="error")
-        record["end_time"] = time.time()
-        write_json(trial_dir / "trial.json", record)
-        self._refresh_best()
+        if pruned["flag"] and record["status"] == "ok":
+            record["stop_reason"] = "pruned"
+            write_json(self.path / "trials" / trial_id / TRIAL_FILE, record)
         emit(context.callbacks, "on_trial_end", self._leaderboard_row(record))
         return record
 
@@ -402,7 +386,7 @@ class ASRPredictor:
         for trial_file in sorted((self.path / "trials").glob("*/trial.json")):
             trial = read_json(trial_file)
             if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
-                _close_interrupted(trial, trial_file.parent)
+                close_interrupted(trial, trial_file.parent)
                 write_json(trial_file, trial)
             if trial.get("status") == "ok":
                 problem = _unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
