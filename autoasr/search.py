@@ -59,6 +59,8 @@ PRESETS: dict[str, Preset] = {
                       refine_share=0.25, portfolio=tuple(PORTFOLIO)),
     "single": Preset("single", "one well-chosen configuration trained for the whole budget (the baseline)",
                      dict(DEFAULT_CONFIG), 1.0, patience=8, prune=False),
+    "random": Preset("random", "plain random search: no portfolio, no early stopping, no continuation (a baseline)",
+                     full_space(), 0.2, prune=False),
     "fast": Preset("fast", "small models only, short trials: a first answer quickly",
                    full_space(sizes=("tiny", "small")), 0.2, refine_share=0.2, patience=3,
                    portfolio=tuple(PORTFOLIO[:2])),

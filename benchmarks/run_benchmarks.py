@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -49,35 +50,112 @@ def core_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run_optuna(fsdd: str, time_limit: float) -> dict:
+    command = [sys.executable, str(HERE / "optuna_once.py"), "--fsdd", fsdd, "--time-limit", str(time_limit)]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"optuna baseline failed:\n{completed.stderr[-3000:]}")
+    return json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+
+
+def comparison_table(results: dict[str, dict]) -> str:
+    lines = ["| strategy | test WER | best tuning WER | trials (finished) | time to first result | fit wall time | best model |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['test_wer']:.2%} | {r['best_val_wer']:.2%} | {r['trials']} ({r['trials_ok']}) | "
+                     f"{r['first_result_seconds']:.1f} s | {r['fit_seconds']:.0f} s | {r['best_model']} |")
+    return "\n".join(lines)
+
+
+def budget_table(results: dict[float, dict]) -> str:
+    lines = ["| time_limit | test WER | trials | fit wall time | within time_limit × 1.1 + 10 s |", "|---|---|---|---|---|"]
+    for limit, r in sorted(results.items()):
+        kept = "yes" if r["fit_seconds"] <= limit * 1.1 + 10 else "NO"
+        lines.append(f"| {limit:.0f} s | {r['test_wer']:.2%} | {r['trials']} | {r['fit_seconds']:.1f} s | {kept} |")
+    return "\n".join(lines)
+
+
+def best_so_far_plot(results: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for name, r in results.items():
+        points = r["best_so_far"]
+        if points:
+            axis.step([p[0] for p in points], [p[1] for p in points], where="post", label=name)
+    axis.set_xlabel("seconds since fit started")
+    axis.set_ylabel("best tuning WER so far")
+    axis.set_yscale("log")
+    axis.set_title("FSDD, 300 s budget: best tuning WER found so far")
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def replace_section(document: str, name: str, section: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{section}{end}"
+    if start in document:
+        before, rest = document.split(start, 1)
+        return before + block + rest.split(end, 1)[1]
+    return document.rstrip() + "\n\n" + block + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fsdd", default="../shared/data/fsdd")
     parser.add_argument("--output", default="docs/benchmarks.md")
     parser.add_argument("--time-limit", type=float, default=300)
+    parser.add_argument("--cases", default="core,compare,budget",
+                        help="comma-separated: core (default preset), compare (single/random/optuna/default), budget")
     arguments = parser.parse_args()
-
-    core = run_fit(arguments.fsdd, arguments.time_limit, "default", "autoasr_runs/bench_default")
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
-    section = (
-        f"## Core engine on FSDD (issue 3)\n\n"
-        f"Command: `make bench` (runs `python benchmarks/run_benchmarks.py --fsdd ../shared/data/fsdd`), "
-        f"presets `default`, `time_limit={arguments.time_limit:.0f}`; train = takes 5-49 of the 5 speakers "
-        f"(a tuning set is held out of them automatically), test = takes 0-4. Machine: {machine}, no GPU. "
-        f"Run on {time.strftime('%Y-%m-%d')}.\n\n{core_table(core)}\n"
-    )
+    cases = set(arguments.cases.split(","))
     output = Path(arguments.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    existing = output.read_text() if output.is_file() else "# Benchmarks\n\n"
-    marker_start, marker_end = "<!-- core:start -->", "<!-- core:end -->"
-    block = f"{marker_start}\n{section}{marker_end}"
-    if marker_start in existing:
-        before, rest = existing.split(marker_start, 1)
-        existing = before + block + rest.split(marker_end, 1)[1]
-    else:
-        existing = existing.rstrip() + "\n\n" + block + "\n"
-    output.write_text(existing)
-    print(section)
-    print(json.dumps(core))
+    document = output.read_text() if output.is_file() else "# Benchmarks\n"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, no GPU"
+    limit = arguments.time_limit
+    results: dict[str, dict] = {}
+
+    if cases & {"core", "compare"}:
+        results["autoasr default"] = run_fit(arguments.fsdd, limit, "default", "autoasr_runs/bench_default")
+        core = results["autoasr default"]
+        document = replace_section(document, "core", (
+            f"## Core engine on FSDD (issue 3)\n\n"
+            f"Command: `make bench` (= `python benchmarks/run_benchmarks.py --fsdd ../shared/data/fsdd`), presets "
+            f"`default`, `time_limit={limit:.0f}`; train = takes 5-49 of the 5 speakers (a tuning set is held out of "
+            f"them automatically), test = takes 0-4. Machine: {machine}. Run on {time.strftime('%Y-%m-%d')}.\n\n"
+            f"{core_table(core)}\n"))
+        output.write_text(document)
+    if "compare" in cases:
+        results["single (one config, whole budget)"] = run_fit(arguments.fsdd, limit, "single", "autoasr_runs/bench_single")
+        results["plain random search"] = run_fit(arguments.fsdd, limit, "random", "autoasr_runs/bench_random")
+        results["Optuna TPE + median pruner"] = run_optuna(arguments.fsdd, limit)
+        best_so_far_plot(results, output.parent / "images" / "best_so_far.png")
+        document = replace_section(document, "compare", (
+            f"## Search strategies at equal budget (issue 6)\n\n"
+            f"Command: `python benchmarks/run_benchmarks.py --cases compare`. FSDD official split, "
+            f"`time_limit={limit:.0f}` each, same trainer, features and tuning split. Machine: {machine}.\n\n"
+            f"{comparison_table(results)}\n\n![best so far](images/best_so_far.png)\n"))
+        output.write_text(document)
+    if "budget" in cases:
+        budgets = {}
+        for budget in (30, 60, 120, 300, 600):
+            if budget == limit and "autoasr default" in results:
+                budgets[budget] = results["autoasr default"]
+            else:
+                budgets[budget] = run_fit(arguments.fsdd, budget, "default", f"autoasr_runs/bench_budget_{budget}")
+        document = replace_section(document, "budget", (
+            f"## WER against budget (issue 6)\n\n"
+            f"Command: `python benchmarks/run_benchmarks.py --cases budget`. FSDD official split, presets `default`. "
+            f"Machine: {machine}.\n\n{budget_table(budgets)}\n"))
+        output.write_text(document)
+    print(document)
 
 
 if __name__ == "__main__":
