@@ -40,6 +40,8 @@ class PrintProgress(FitCallback):
     def on_search_start(self, info):
         self._print(f"search: {info['num_train']} training and {info['num_tuning']} tuning utterances, "
                     f"budget {info['time_limit']:.0f} s, presets '{info['presets']}'")
+        if info.get("forecast_text"):
+            self._print(f"forecast: {info['forecast_text']}")
 
     def on_trial_start(self, trial_id, config):
         summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())

@@ -24,6 +24,7 @@ import torch
 from autoasr.callbacks import FitCallback, emit
 from autoasr.data import DataError, Dataset, load_dataset, split_tuning
 from autoasr.domains import get_domain
+from autoasr.forecast import forecast_budget, record_run
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
 from autoasr.inference import TrainedModel
 from autoasr.metrics import error_rates
@@ -153,7 +154,9 @@ class ASRPredictor:
         self._write_predictor_file(status="running", time_limit=time_limit, seed=seed, data_fingerprints={
             "train": train.fingerprint(), "tuning": tuning.fingerprint()}, data={
             "train": train.summary(), "tuning": tuning.summary(), "skipped_rows": [str(p) for p in train.problems[:50]]})
-        emit(callbacks, "on_search_start", {
+        train_audio_seconds = sum(u.duration or 0.0 for u in train)
+        forecast = forecast_budget(train_audio_seconds, time_limit)
+        emit(callbacks, "on_search_start", {"forecast": forecast.to_dict(), "forecast_text": forecast.describe(),
             "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
             "num_tuning": len(tuning), "search_space": describe_space(preset.space),
             "skipped_rows": len(train.problems), "resumed_trials": len(self._trials)})
@@ -210,6 +213,9 @@ class ASRPredictor:
             "stopped_by_user": self._stop_requested.is_set(),
         }
         self.save()
+        trials = [t for t in self._trials.values() if t.get("train_seconds")]
+        record_run(train_audio_seconds, time_limit, [row for t in trials for row in t["history"]],
+                   sum(t.get("audio_seconds_trained", 0.0) for t in trials), sum(t["train_seconds"] for t in trials))
         emit(callbacks, "on_search_end", self.leaderboard())
         if self.best_trial_id is None:
             reasons = "; ".join(f"trial {t['trial_id']}: {t.get('error')}" for t in self._trials.values())

@@ -1,0 +1,24 @@
+from autoasr.forecast import PRIOR_CURVE, forecast_budget, history_file, record_run
+
+
+def test_larger_budgets_forecast_lower_wer_and_more_epochs(monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOASR_CACHE", str(tmp_path))
+    small, large = forecast_budget(900, 30, cpu_count=2), forecast_budget(900, 600, cpu_count=2)
+    assert large.epochs_affordable > small.epochs_affordable
+    assert large.expected_wer < small.expected_wer
+    assert "built-in" in small.basis
+    assert min(PRIOR_CURVE.values()) <= large.expected_wer <= 1.0
+
+
+def test_forecast_learns_from_recorded_runs_on_this_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOASR_CACHE", str(tmp_path))
+    prior = forecast_budget(100, 60)
+    history = [{"epoch": e, "best_val_wer": 1.0 / e} for e in range(1, 11)]
+    # a machine ten times faster than the prior: same budget, many more epochs
+    record_run(audio_seconds=100, time_limit=60, history_rows=history, audio_seconds_trained=37000,
+               training_seconds=10)
+    assert history_file().is_file()
+    learned = forecast_budget(100, 60)
+    assert "learned from 1 earlier run" in learned.basis
+    assert abs(learned.seconds_per_epoch - prior.seconds_per_epoch / 10) < 1e-9
+    assert abs(learned.expected_wer - 0.1) < 1e-9  # past the recorded curve's end: its last value
