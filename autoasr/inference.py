@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from autoasr.audio import as_samples
+from autoasr.decoding import greedy_decode
 from autoasr.features import Frontend, FrontendConfig
 from autoasr.models import build_model
 from autoasr.storage import load_weights, read_json
@@ -25,6 +26,7 @@ class TrainedModel:
     vocabulary: CharVocabulary
     frontend: Frontend
     network: torch.nn.Module
+    decoder: object | None = None  # a LexiconDecoder (lexicon + n-gram LM) when it beat greedy decoding
 
     @classmethod
     def build(cls, config: dict, vocabulary: CharVocabulary, state_dict: dict | None = None) -> "TrainedModel":
@@ -42,11 +44,23 @@ class TrainedModel:
         """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code)."""
         folder = Path(folder)
         spec = read_json(folder / MODEL_SPEC_FILE)
-        return cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
-                         load_weights(folder / MODEL_WEIGHTS_FILE))
+        model = cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
+                          load_weights(folder / MODEL_WEIGHTS_FILE))
+        if spec.get("decoder"):
+            from autoasr.lm_decoding import LexiconDecoder
+
+            model.decoder = LexiconDecoder.from_spec(spec["decoder"])
+        return model
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Model outputs to text with the chosen decoder (greedy unless an LM decoder was chosen)."""
+        if self.decoder is not None:
+            return self.decoder.decode(log_probs, lengths)
+        return greedy_decode(log_probs, lengths, self.vocabulary)
 
     def spec(self) -> dict:
         return {"config": self.config, "vocabulary": list(self.vocabulary.symbols),
+                "decoder": self.decoder.spec() if self.decoder is not None else None,
                 "frontend": {"kind": self.frontend.config.kind, "num_features": self.frontend.config.num_features,
                              "sample_rate": self.frontend.config.sample_rate}}
 
@@ -67,7 +81,8 @@ class TrainedModel:
         from autoasr.long_audio import transcribe_routed
 
         return transcribe_routed(self, list(audio), lambda short: transcribe_features(
-            self.network, [self.features(item) for item in short], self.vocabulary, batch_size=batch_size))
+            self.network, [self.features(item) for item in short], self.vocabulary, batch_size=batch_size,
+            decode=self.decode))
 
     def real_time_factor(self, audio: list) -> float:
         """Seconds of computing per second of audio (features and decoding included)."""

@@ -23,7 +23,7 @@ import torch
 
 from autoasr.callbacks import FitCallback, emit
 from autoasr.data import DataError, Dataset, load_dataset, split_tuning
-from autoasr.domains import get_domain
+from autoasr.domains import apply_search_overrides, get_domain
 from autoasr.forecast import forecast_budget, record_run
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
 from autoasr.inference import TrainedModel
@@ -31,7 +31,8 @@ from autoasr.metrics import error_rates
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
-from autoasr.trainer import SplitTensors
+from autoasr.trainer import SplitTensors, emissions
+from autoasr.training_data import expand_training_set
 from autoasr.trial_runner import (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TRIAL_FILE, close_interrupted,
                                   new_trial_record, run_recorded_trial)
 
@@ -41,8 +42,10 @@ FORMAT_VERSION = 1
 FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
 MIN_TRAIN_UTTERANCES = 4
 MIN_EPOCHS_PER_TRIAL = 6
+DECODER_CHOICE_SECONDS = 6.0  # kept back from the search to compare greedy and LM decoding on the winner
+DECODER_CHOICE_UTTERANCES = 300
 
-LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "best_epoch",
+LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
                        "config", "error"]
 
@@ -91,7 +94,8 @@ class ASRPredictor:
 
     def __init__(self, path: str | Path | None = None, domain: str = "general", verbosity: int = 1):
         self.path = Path(path or f"autoasr_runs/run_{time.strftime('%Y%m%d_%H%M%S')}")
-        self.domain = get_domain(domain).name
+        self.domain_spec = get_domain(domain)
+        self.domain = self.domain_spec.name
         self.verbosity = verbosity
         self.presets: str | None = None
         self.vocabulary: CharVocabulary | None = None
@@ -135,7 +139,9 @@ class ASRPredictor:
             shutil.rmtree(self.path / "trials", ignore_errors=True)
         self._models.clear()
 
+        preset = replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
         train, tuning = self._prepare_splits(train_data, tuning_data, seed)
+        train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         feature_cache: dict[str, tuple[SplitTensors, SplitTensors]] = {}
         preparation_seconds = {"features": 0.0}
@@ -201,7 +207,8 @@ class ASRPredictor:
             else:
                 run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
                                  seed=seed + len(self._trials), already_tried=already_tried)
-            self._continue_best(search_deadline, context)
+            self._continue_best(search_deadline - DECODER_CHOICE_SECONDS, context)
+            self._choose_decoder(tensors_for, train.texts, deadline)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the search; what finished is kept
 
@@ -270,6 +277,36 @@ class ASRPredictor:
                                                                           patience=context.preset.patience * 2)),
                         initial_state=state)
 
+    def _choose_decoder(self, tensors_for, train_texts: list[str], deadline: float) -> None:
+        """Greedy or lexicon + n-gram LM decoding for the winner, whichever reads the tuning set better.
+
+        The LM learns from the domain's text and the training transcripts; the choice and both WERs
+        go into the winner's leaderboard row, and the decoder into its model spec.
+        """
+        from autoasr.lm_decoding import compare_decoders, lm_decoding_available
+
+        if self.best_trial_id is None or self._stop_requested.is_set() or not lm_decoding_available():
+            return
+        if deadline - time.time() < DECODER_CHOICE_SECONDS / 2:
+            return
+        trial = self._trials[self.best_trial_id]
+        model = self.model(self.best_trial_id)
+        _, tuning = tensors_for(trial["config"].get("frontend", "logmel"))
+        count = min(len(tuning.features), DECODER_CHOICE_UTTERANCES)
+        outputs = emissions(model.network, tuning.features[:count])
+        comparison = compare_decoders(outputs, tuning.texts[:count], self.vocabulary.symbols,
+                                      self.domain_spec.language_model_text(train_texts),
+                                      lm_weights=(0.5, 1.0, 2.0), word_scores=(0.0, 1.0),
+                                      prefer_lm=self.domain_spec.decoder == "lm", order=self.domain_spec.lm_order)
+        trial.update(comparison.summary())
+        if comparison.chosen == "lm":
+            trial["val_wer"], trial["val_cer"] = comparison.lm_wer, comparison.lm_cer
+            model.decoder = comparison.decoder
+            write_json(self.path / "trials" / self.best_trial_id / MODEL_SPEC_FILE,
+                       {"config": model.config, "vocabulary": list(model.vocabulary.symbols),
+                        "decoder": comparison.decoder.spec()})
+        write_json(self.path / "trials" / self.best_trial_id / TRIAL_FILE, trial)
+
     def stop(self) -> None:
         """Ask a running ``fit`` (in another thread) to end after the current epoch, keeping the best model."""
         self._stop_requested.set()
@@ -294,10 +331,10 @@ class ASRPredictor:
     def _as_dataset(self, data, preferred_split: str | None) -> Dataset:
         if isinstance(data, Dataset):
             dataset = data
-            normalizer = get_domain(self.domain).normalizer
+            normalizer = self.domain_spec.normalizer
             dataset = dataset.subset(u for u in dataset if normalize_text(u.text, normalizer))
         else:
-            dataset = load_dataset(data, domain=get_domain(self.domain).normalizer)
+            dataset = load_dataset(data, domain=self.domain_spec.normalizer)
         if preferred_split and any(u.split == preferred_split for u in dataset):
             kept = [u for u in dataset if u.split in (preferred_split, "tuning", "validation", "valid", "dev")]
             dataset = dataset.subset(kept, f"{dataset.name}:{preferred_split}")
@@ -313,6 +350,8 @@ class ASRPredictor:
     def _leaderboard_row(self, trial: dict) -> dict:
         row = {column: trial.get(column) for column in LEADERBOARD_COLUMNS}
         row["config"] = {k: v for k, v in trial["config"].items() if k != "patience"}
+        if trial.get("status") == "ok" and not row["decoder"]:
+            row["decoder"] = "greedy"
         return row
 
     def leaderboard(self) -> pandas.DataFrame:
@@ -347,7 +386,7 @@ class ASRPredictor:
 
     def evaluate(self, data, model: str | None = None, return_details: bool = False) -> dict:
         """WER, CER, S/D/I counts on labelled data (a Dataset or a path; the ``test`` split when present)."""
-        dataset = data if isinstance(data, Dataset) else load_dataset(data, domain=get_domain(self.domain).normalizer)
+        dataset = data if isinstance(data, Dataset) else load_dataset(data, domain=self.domain_spec.normalizer)
         if not isinstance(data, Dataset) and any(u.split == "test" for u in dataset):
             dataset = dataset.with_split("test")
         trained = self.model(model)
@@ -368,7 +407,8 @@ class ASRPredictor:
     def _write_predictor_file(self, status: str, **extra) -> None:
         existing = read_json(self.path / PREDICTOR_FILE) if (self.path / PREDICTOR_FILE).is_file() else {}
         existing.update({
-            "format_version": FORMAT_VERSION, "domain": self.domain, "presets": self.presets,
+            "format_version": FORMAT_VERSION, "domain": self.domain, "domain_spec": self.domain_spec.to_dict(),
+            "presets": self.presets,
             "vocabulary": list(self.vocabulary.symbols) if self.vocabulary else None,
             "best_trial_id": self.best_trial_id, "status": status, "fit_summary": self.fit_summary, **extra})
         write_json(self.path / PREDICTOR_FILE, existing)
@@ -408,7 +448,7 @@ class ASRPredictor:
         if not (path / PREDICTOR_FILE).is_file():
             raise FileNotFoundError(f"{path}: not an autoasr run (no {PREDICTOR_FILE})")
         saved = read_json(path / PREDICTOR_FILE)
-        predictor = cls(path=path, domain=saved.get("domain", "general"))
+        predictor = cls(path=path, domain=saved.get("domain_spec") or saved.get("domain", "general"))
         predictor.presets = saved.get("presets")
         predictor.vocabulary = CharVocabulary(tuple(saved["vocabulary"])) if saved.get("vocabulary") else None
         predictor.fit_summary = saved.get("fit_summary", {})

@@ -72,17 +72,34 @@ def length_sorted_batches(lengths: list[int], batch_size: int, shuffle: bool, se
 
 
 def transcribe_features(model: nn.Module, features: list[torch.Tensor], vocabulary: CharVocabulary,
-                        batch_size: int = 64, device: str = "cpu") -> list[str]:
-    """Greedy transcripts for a list of feature matrices, in their original order."""
+                        batch_size: int = 64, device: str = "cpu", decode=None) -> list[str]:
+    """Transcripts for a list of feature matrices, in their original order.
+
+    ``decode(log_probs, lengths) -> texts`` turns a batch of model outputs into text; greedy by default.
+    """
+    decode = decode or (lambda log_probs, lengths: greedy_decode(log_probs, lengths, vocabulary))
     model.eval()
     texts: list[str] = [""] * len(features)
     with torch.inference_mode():
         for batch in length_sorted_batches([len(f) for f in features], batch_size, shuffle=False):
             padded, lengths = pad_batch([features[i] for i in batch])
             log_probs, out_lengths = model(padded.to(device), lengths.to(device))
-            for position, text in zip(batch, greedy_decode(log_probs, out_lengths, vocabulary)):
+            for position, text in zip(batch, decode(log_probs, out_lengths)):
                 texts[position] = text
     return texts
+
+
+def emissions(model: nn.Module, features: list[torch.Tensor], batch_size: int = 64) -> list[torch.Tensor]:
+    """Per-utterance (time, symbols) log-probabilities, in order: the input of any decoder."""
+    model.eval()
+    outputs: list[torch.Tensor] = [torch.empty(0)] * len(features)
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(f) for f in features], batch_size, shuffle=False):
+            padded, lengths = pad_batch([features[i] for i in batch])
+            log_probs, out_lengths = model(padded, lengths)
+            for row, position in enumerate(batch):
+                outputs[position] = log_probs[row, : out_lengths[row]].clone()
+    return outputs
 
 
 def train_trial(
