@@ -9,7 +9,6 @@ Everything a run learns is written under ``path`` as it happens::
 """
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import threading
@@ -28,6 +27,7 @@ from autoasr.forecast import forecast_budget, record_run
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
 from autoasr.inference import TrainedModel
 from autoasr.metrics import error_rates
+from autoasr.resources import training_threads
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
@@ -42,12 +42,17 @@ FORMAT_VERSION = 1
 FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
 MIN_TRAIN_UTTERANCES = 4
 MIN_EPOCHS_PER_TRIAL = 6
-DECODER_CHOICE_SECONDS = 6.0  # kept back from the search to compare greedy and LM decoding on the winner
+MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd out the search
 DECODER_CHOICE_UTTERANCES = 300
 
 LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
                        "config", "error"]
+
+
+def _decoder_choice_seconds(num_tuning: int) -> float:
+    """Time kept back to compare greedy and LM decoding on the winner: ~3 ms per utterance and setting."""
+    return 0.5 + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
 
 
 def _searched_part(config: dict) -> dict:
@@ -169,12 +174,14 @@ class ASRPredictor:
 
         search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
         search_budget = max(search_deadline - time.time(), 1.0)
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(training_threads())
         context = _FitContext(preset=preset, callbacks=callbacks, tensors_for=tensors_for, seed=seed,
                               histories={t_id: t.get("history", []) for t_id, t in self._trials.items()},
                               trial_seconds=max(preset.min_trial_seconds, preset.trial_share * search_budget))
         # the search explores; the share kept back afterwards continues the winner from its checkpoint
-        exploration_deadline = search_deadline - preset.refine_share * search_budget
+        decoder_seconds = _decoder_choice_seconds(len(tuning))
+        exploration_deadline = search_deadline - decoder_seconds - preset.refine_share * search_budget
+        exploration_budget = exploration_deadline - time.time()
 
         def trial_function(config: dict, reporter, end_search) -> None:
             now = time.time()
@@ -186,6 +193,7 @@ class ASRPredictor:
                 # length is known: on a slow machine fewer, better-trained trials beat many untrained ones
                 epochs = [row["epoch_seconds"] for rows in context.histories.values() for row in rows]
                 floor = MIN_EPOCHS_PER_TRIAL * statistics.median(epochs) if epochs else 0.0
+                floor = min(floor, MAX_TRIAL_SHARE_OF_EXPLORATION * exploration_budget)
                 return min(exploration_deadline, now + max(context.trial_seconds, floor))
 
             self._run_trial(config, trial_deadline, context, reporter)
@@ -207,7 +215,7 @@ class ASRPredictor:
             else:
                 run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
                                  seed=seed + len(self._trials), already_tried=already_tried)
-            self._continue_best(search_deadline - DECODER_CHOICE_SECONDS, context)
+            self._continue_best(search_deadline - decoder_seconds, context)
             self._choose_decoder(tensors_for, train.texts, deadline)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the search; what finished is kept
@@ -287,7 +295,7 @@ class ASRPredictor:
 
         if self.best_trial_id is None or self._stop_requested.is_set() or not lm_decoding_available():
             return
-        if deadline - time.time() < DECODER_CHOICE_SECONDS / 2:
+        if deadline - time.time() < 1.0:
             return
         trial = self._trials[self.best_trial_id]
         model = self.model(self.best_trial_id)

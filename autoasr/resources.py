@@ -36,3 +36,16 @@ def estimate_training_bytes(model: torch.nn.Module, batch_size: int, max_frames:
             hook.remove()
     scale = batch_size * max_frames / probe_frames
     return int(4 * (4 * parameters + 2 * activations * scale))  # float32; backward keeps about as much again
+
+
+def training_threads() -> int:
+    """Threads for torch: every core on a quiet machine, fewer when other work already loads it.
+
+    Measured here: with two threads on two cores that another process keeps busy, a GRU step took
+    10-100 times longer than with one thread (OpenMP threads wait on each other).
+    """
+    import os
+
+    cores = os.cpu_count() or 1
+    busy_elsewhere = max(0.0, os.getloadavg()[0] - 1.0)  # our own process counts for about one
+    return max(1, min(cores, round(cores - busy_elsewhere)))
