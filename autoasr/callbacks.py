@@ -40,6 +40,8 @@ class PrintProgress(FitCallback):
     def on_search_start(self, info):
         self._print(f"search: {info['num_train']} training and {info['num_tuning']} tuning utterances, "
                     f"budget {info['time_limit']:.0f} s, presets '{info['presets']}'")
+        if info.get("skipped_rows"):
+            self._print(f"skipped {info['skipped_rows']} rows, e.g. " + "; ".join(info.get("skipped_examples", [])))
         if info.get("forecast_text"):
             self._print(f"forecast: {info['forecast_text']}")
 

@@ -226,7 +226,11 @@ def records_to_dataset(
             utterance_id = f"{utterance_id}#{row}"
         seen_ids.add(utterance_id)
         duration = record.get("duration")
-        duration = float(duration) if duration not in (None, "") else None
+        try:
+            duration = float(duration) if duration not in (None, "") else None
+        except (TypeError, ValueError):
+            problems.append(Problem(source, row, f"duration '{duration}' is not a number"))
+            continue
         if validate_audio:
             try:
                 _, _, duration = audio_info(audio_path)

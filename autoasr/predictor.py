@@ -21,7 +21,7 @@ import pandas
 import torch
 
 from autoasr.callbacks import FitCallback, emit
-from autoasr.data import DataError, Dataset, load_dataset, split_tuning
+from autoasr.data import DataError, Dataset, Problem, load_dataset, split_tuning
 from autoasr.domains import apply_search_overrides, get_domain
 from autoasr.forecast import forecast_budget, record_run
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
@@ -42,6 +42,7 @@ FORMAT_VERSION = 1
 FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
 MIN_TRAIN_UTTERANCES = 4
 MIN_EPOCHS_PER_TRIAL = 6
+MAX_TRAINING_SECONDS = 30.0
 MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd out the search
 DECODER_CHOICE_UTTERANCES = 300
 
@@ -53,6 +54,18 @@ LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "statu
 def _decoder_choice_seconds(num_tuning: int) -> float:
     """Time kept back to compare greedy and LM decoding on the winner: ~3 ms per utterance and setting."""
     return 0.5 + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
+
+
+def _without_long_recordings(dataset: Dataset) -> Dataset:
+    """Recordings too long to train on whole are left out and reported, like any other skipped row."""
+    too_long = [u for u in dataset if (u.duration or 0.0) > MAX_TRAINING_SECONDS]
+    if not too_long:
+        return dataset
+    kept = dataset.subset(u for u in dataset if u not in too_long)
+    kept.problems.extend(Problem(u.source, u.row, f"{u.audio.name} is {u.duration:.0f} s long: recordings over "
+                                 f"{MAX_TRAINING_SECONDS:.0f} s are left out of training (transcribe reads any length)")
+                         for u in too_long)
+    return kept
 
 
 def _searched_part(config: dict) -> dict:
@@ -170,7 +183,8 @@ class ASRPredictor:
         emit(callbacks, "on_search_start", {"forecast": forecast.to_dict(), "forecast_text": forecast.describe(),
             "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
             "num_tuning": len(tuning), "search_space": describe_space(preset.space),
-            "skipped_rows": len(train.problems), "resumed_trials": len(self._trials)})
+            "skipped_rows": len(train.problems), "skipped_examples": [str(p) for p in train.problems[:3]],
+            "resumed_trials": len(self._trials)})
 
         search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
         search_budget = max(search_deadline - time.time(), 1.0)
@@ -320,7 +334,7 @@ class ASRPredictor:
         self._stop_requested.set()
 
     def _prepare_splits(self, train_data, tuning_data, seed: int) -> tuple[Dataset, Dataset]:
-        train = self._as_dataset(train_data, preferred_split="train")
+        train = _without_long_recordings(self._as_dataset(train_data, preferred_split="train"))
         if tuning_data is not None:
             tuning = self._as_dataset(tuning_data, preferred_split=None)
         else:
@@ -392,8 +406,11 @@ class ASRPredictor:
         items = audio if isinstance(audio, (list, tuple)) else [audio]
         return self.model(model).transcribe(list(items))
 
-    def evaluate(self, data, model: str | None = None, return_details: bool = False) -> dict:
-        """WER, CER, S/D/I counts on labelled data (a Dataset or a path; the ``test`` split when present)."""
+    def evaluate(self, data, model: str | None = None, return_details: bool = False, record: bool = True) -> dict:
+        """WER, CER, S/D/I counts on labelled data (a Dataset or a path; the ``test`` split when present).
+
+        The scores are kept with the run (``evaluations.json``) and shown in its model card unless ``record=False``.
+        """
         dataset = data if isinstance(data, Dataset) else load_dataset(data, domain=self.domain_spec.normalizer)
         if not isinstance(data, Dataset) and any(u.split == "test" for u in dataset):
             dataset = dataset.with_split("test")
@@ -405,6 +422,10 @@ class ASRPredictor:
         audio_seconds = sum(u.duration or 0 for u in dataset)
         result.update(real_time_factor=seconds / max(audio_seconds, 1e-9), audio_seconds=audio_seconds,
                       model=model or self.best_trial_id, skipped_rows=len(dataset.problems))
+        if record:
+            from autoasr.cards import record_evaluation
+
+            record_evaluation(self, result, dataset)  # the model card shows test scores next to tuning scores
         if return_details:
             result["utterances"] = [{"audio": str(u.audio), "speaker": u.speaker, "reference": u.text,
                                      "hypothesis": h} for u, h in zip(dataset, hypotheses)]

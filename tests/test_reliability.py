@@ -162,3 +162,56 @@ def test_too_little_data_is_a_clear_error(tiny_corpus, tmp_path):
         str(Path(tiny_corpus).parent / line.split(",", 1)[0]) + "," + line.split(",", 1)[1] for line in lines[1:3]))
     with pytest.raises(DataError, match="usable training utterances|tuning set"):
         ASRPredictor(path=tmp_path / "run", verbosity=0).fit(small, time_limit=10)
+
+
+def write_clip(path, seconds, rate=16000):
+    import numpy as np
+    import soundfile
+
+    soundfile.write(path, (0.1 * np.random.default_rng(0).standard_normal(int(seconds * rate))).astype("float32"), rate)
+
+
+def test_fit_skips_bad_rows_and_says_so_then_trains_on_the_rest(tiny_corpus, tmp_path, capsys):
+    """Missing, corrupt and empty audio, empty text, a too-long recording and a duplicate id in one manifest."""
+    lines = Path(tiny_corpus).read_text().splitlines()
+    base = Path(tiny_corpus).parent
+    good = [str(base / l.split(",", 1)[0]) + "," + l.split(",", 1)[1] for l in lines[1:] if ",train" in l]
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    write_clip(tmp_path / "empty.wav", 0)
+    write_clip(tmp_path / "long.wav", 45)
+    bad = [f"{tmp_path / 'missing.wav'},yes,spk,,train", f"{tmp_path / 'corrupt.wav'},no,spk,,train",
+           f"{tmp_path / 'empty.wav'},go,spk,,train", f"{good[0].split(',')[0]},,spk,,train",
+           f"{tmp_path / 'long.wav'},stop,spk,,train", good[1]]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("\n".join([lines[0]] + good + bad) + "\n")
+    predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=1)
+    predictor.fit(manifest, time_limit=12, presets="fast")
+    said = capsys.readouterr().err
+    assert "skipped 5 rows" in said and "m.csv, row" in said
+    assert "long.wav is 45 s long" in (predictor.path / "predictor.json").read_text()
+    assert "Traceback" not in said
+    assert predictor.best_trial_id is not None
+
+
+def test_non_utf8_manifest_and_duplicate_ids_are_read(tiny_corpus, tmp_path):
+    from autoasr.data import load_dataset
+
+    first = next(l for l in Path(tiny_corpus).read_text().splitlines()[1:])
+    audio = Path(tiny_corpus).parent / first.split(",", 1)[0]
+    manifest = tmp_path / "latin1.csv"
+    manifest.write_bytes(f"audio,text,id\n{audio},café,a\n{audio},naïve,a\n".encode("latin-1"))
+    dataset = load_dataset(manifest)
+    assert dataset.texts == ["café", "naïve"]
+    assert len({u.utterance_id for u in dataset}) == 2
+
+
+def test_characters_unseen_in_training_do_not_break_training_or_evaluation(tiny_corpus, tmp_path):
+    from autoasr.data import load_dataset
+
+    train = load_dataset(tiny_corpus, split="train")
+    test = load_dataset(tiny_corpus, split="test")
+    odd = test.subset([type(u)(**{**u.__dict__, "text": u.text + " ñandú"}) for u in test])
+    predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
+    predictor.fit(train, time_limit=10, presets="fast")
+    result = predictor.evaluate(odd)
+    assert result["num_utterances"] == len(test) and result["wer"] > 0
