@@ -1,0 +1,535 @@
+"""Write the guided notebooks (without outputs) from the cell texts below: edit here, then run
+
+    python notebooks/build_notebooks.py
+
+Each notebook has a papermill ``parameters`` cell (``time_limit`` and the data to use), so it runs
+headless top to bottom: ``papermill 01_quickstart.ipynb out.ipynb -p time_limit 30``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str, parameters: bool = False, hide: bool = False):
+    cell = new_code_cell(text.strip())
+    if parameters:
+        cell.metadata["tags"] = ["parameters"]
+    if hide:
+        cell.metadata["jupyter"] = {"source_hidden": True}
+    return cell
+
+
+WER = """
+**Word error rate (WER)** is how speech recognition is scored. Align what the model wrote (the
+*hypothesis*) with what was said (the *reference*) and count the words it had to **s**ubstitute,
+**d**elete and **i**nsert: `WER = (S + D + I) / words in the reference`. 0 % is perfect; 100 % means
+as many errors as words (it can even exceed 100 % with many insertions). Example: reference
+*"go left now"*, hypothesis *"go lift"* → one substitution + one deletion over three words = 67 %.
+"""
+
+SEARCH = """
+**What a search does.** AutoML does not train one model: it tries many *configurations* — a model
+family (CRNN, Conformer, convolutional CTC), its size, learning rate, dropout, data augmentation,
+batch size, audio features — each as a **trial**. Every trial reports its WER on held-out *tuning*
+clips after each epoch. It starts with a few configurations known to work well, then samples new
+ones; trials that fall behind the median stop early so their time goes to new ideas. The best trial
+becomes the model you use.
+"""
+
+BUDGET = """
+**Why budgets matter.** The `time_limit` is a promise for the whole `fit`: preparing features,
+training and the final check. More time buys more trials and longer training, so usually a lower
+WER — but with diminishing returns, and a budget that is too small may not finish even one model.
+"""
+
+
+def quickstart():
+    return [
+        md("""
+# 1 · Quickstart: a speech recogniser in five cells
+
+You will train and compare several speech-recognition models on a small corpus of spoken digits
+and commands, watch the search live, and use the winner to transcribe audio. No ASR knowledge
+needed: you only decide the **data**, a **time budget** and a **domain**.
+""" + WER),
+        code("""
+time_limit = 180   # seconds for the whole search (try 60 for a first look, 600 for a better model)
+data = "demo"      # "demo" (spoken offline by eSpeak NG), a manifest file or a corpus folder
+domain = "commands"
+""", parameters=True),
+        md("""
+## 1. Data
+The demo corpus is synthesized on first use (a few seconds): voices say digits, digit strings and
+commands. The *test* speakers are never heard in training, so the test WER tells how the model does
+on new voices.
+"""),
+        code("""
+from autoasr import ASRPredictor, load_dataset
+
+train, test = load_dataset(data, split=("train", "test"))
+train.summary(), test.summary()
+"""),
+        md("## 2. Search, live\n" + SEARCH + "\nThe table and the curves below update while the search runs."),
+        code("""
+from widgets import LiveProgress
+
+progress = LiveProgress()
+display(progress)
+predictor = ASRPredictor(path="autoasr_runs/quickstart", domain=domain, verbosity=0)
+predictor.fit(train, time_limit=time_limit, callbacks=[progress]);
+"""),
+        md("## 3. The leaderboard: one row per trial, best first"),
+        code("""
+predictor.leaderboard()[["trial_id", "model", "size", "val_wer", "epochs", "train_seconds", "stop_reason"]]
+"""),
+        md("""
+## 4. How good is it on new voices?
+`evaluate` transcribes the test set with the best model and scores it.
+"""),
+        code("""
+result = predictor.evaluate(test, return_details=True)
+print(f"test WER {result['wer']:.1%}  (substitutions {result['substitutions']}, deletions {result['deletions']}, "
+      f"insertions {result['insertions']}, {result['num_utterances']} utterances)")
+"""),
+        md("## 5. Listen and transcribe"),
+        code("""
+from IPython.display import Audio
+
+clip = result["utterances"][0]
+display(Audio(clip["audio"]))
+print("said:", clip["reference"], "| model wrote:", predictor.transcribe([clip["audio"]])[0])
+"""),
+        md("""
+### Prefer clicking?
+The same flow as a wizard — data, budget and domain, Start/Stop, results, errors, transcription —
+is one call away (it is also served as a web page by `make app`):
+"""),
+        code("""
+from widgets import build_app
+
+build_app(data=data, minutes=max(time_limit / 60, 0.25))
+"""),
+        md("""
+**Next:** `02_bring_your_own_data` (your recordings), `03_compare_and_understand` (why one model
+wins), `04_domain_and_budget`, `05_use_and_export`.
+"""),
+    ]
+
+
+def bring_your_own_data():
+    return [
+        md("""
+# 2 · Bring your own data
+
+Speech recognition learns from **audio clips paired with transcripts**. autoasr reads them from a
+*manifest* — a CSV file with a header:
+
+| audio | text | speaker *(optional)* | split *(optional)* |
+|---|---|---|---|
+| clips/0001.wav | turn the lights on | anna | train |
+| clips/0002.wav | stop | ben | test |
+
+`audio` is a path relative to the manifest (or absolute); any sample rate or channel count works
+(audio is mixed to mono and resampled to 16 kHz). JSON Lines manifests (`audio_filepath`, `text`)
+and some corpus folders are recognised too (listed below). **Rows with problems are skipped and
+reported by file and row**, so one broken file never stops a run.
+
+This notebook builds a small "your data" folder from demo clips — with a few deliberate mistakes —
+so you can see what autoasr reports. Set `data` to your own manifest or folder to use yours.
+"""),
+        code("""
+time_limit = 120      # seconds for the search at the end
+data = None           # your manifest / corpus folder; None builds an example from `source`
+source = "demo"       # where the example's clips come from
+""", parameters=True),
+        code("""
+from autoasr.layouts import LAYOUTS
+
+for layout in LAYOUTS:
+    print(f"{layout.name:12s} {layout.description}")
+"""),
+        md("## An example folder, with three mistakes"),
+        code("""
+import csv
+import shutil
+from pathlib import Path
+
+from autoasr import load_dataset
+
+if data is None:
+    clips = list(load_dataset(source))[:80]
+    folder = Path("autoasr_runs/my_corpus")
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for number, utterance in enumerate(clips):
+        shutil.copyfile(utterance.audio, folder / "clips" / f"{number:04d}.wav")
+        rows.append({"audio": f"clips/{number:04d}.wav", "text": utterance.text, "speaker": utterance.speaker,
+                     "split": utterance.split})
+    (folder / "clips" / "broken.wav").write_text("this is not audio")
+    rows += [{"audio": "clips/missing.wav", "text": "go", "speaker": "x", "split": "train"},   # file missing
+             {"audio": "clips/0000.wav", "text": "  ", "speaker": "x", "split": "train"},      # no transcript
+             {"audio": "clips/broken.wav", "text": "stop", "speaker": "x", "split": "train"}]  # not audio
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["audio", "text", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    data = str(folder / "manifest.csv")
+print(Path(data).read_text()[:300] if Path(data).is_file() else data)
+"""),
+        md("""
+## What is in it, and what is wrong with it
+Check the data before training: how many clips and hours, how many speakers (a model trained on
+three voices will struggle with a fourth), which characters occur, and which rows were skipped.
+"""),
+        code("""
+import importlib.util
+
+dataset = load_dataset(data)
+if importlib.util.find_spec("autoasr.inspection"):      # the `autoasr inspect` report
+    from autoasr.inspection import inspect_dataset
+
+    print(inspect_dataset(dataset).to_text())
+else:
+    print(dataset.summary())
+print(f"\\n{len(dataset.problems)} rows skipped:")
+for problem in dataset.problems:
+    print(" ", problem)
+"""),
+        md("""
+The same in the data picker of the wizard (step 1), with a histogram of clip lengths. It also takes
+an uploaded **zip** (saved and extracted in a folder of its own; entries that would escape it are
+refused).
+"""),
+        code("""
+from widgets.data_picker import DataPicker
+from widgets.session import Session
+
+picker = DataPicker(Session(output="autoasr_runs/byod"), data=data)
+picker.load()
+picker.widget
+"""),
+        md("""
+## Train on it
+Without a `split` column, `fit` holds out a *tuning* set itself (whole speakers when there are many,
+else some clips of each speaker) to measure WER while it searches.
+"""),
+        code("""
+from autoasr import ASRPredictor
+from widgets import LiveProgress
+
+train = dataset.subset([u for u in dataset if u.split != "test"], "my data: train")
+progress = LiveProgress()
+display(progress)
+predictor = ASRPredictor(path="autoasr_runs/byod", domain="general", verbosity=0)
+predictor.fit(train, time_limit=time_limit, callbacks=[progress])
+predictor.leaderboard()[["trial_id", "model", "size", "val_wer", "epochs", "stop_reason"]]
+"""),
+    ]
+
+
+def compare_and_understand():
+    return [
+        md("""
+# 3 · Compare and understand
+
+A leaderboard tells you *which* model won; the plots here tell you *why*, and what you would trade
+for a smaller or faster model. Then the error explorer lets you listen to the clips the model gets
+wrong.
+""" + SEARCH),
+        code("""
+time_limit = 240
+data = "demo"
+domain = "commands"
+presets = "default"   # "default" searches; "single" trains one configuration (the honest baseline)
+""", parameters=True),
+        code("""
+from autoasr import ASRPredictor, load_dataset, plots
+from widgets import LiveProgress
+
+train, test = load_dataset(data, split=("train", "test"))
+progress = LiveProgress()
+display(progress)
+predictor = ASRPredictor(path="autoasr_runs/compare", domain=domain, verbosity=0)
+predictor.fit(train, time_limit=time_limit, presets=presets, callbacks=[progress]);
+"""),
+        md("## The leaderboard (★ marks the model `transcribe` uses)"),
+        code("""
+from IPython.display import HTML
+from widgets.leaderboard import leaderboard_html
+from widgets.style import CSS
+
+board, history = predictor.leaderboard(), predictor.history()
+HTML(CSS + leaderboard_html(board, best_trial_id=predictor.best_trial_id))
+"""),
+        md("""
+## The race
+Best validation WER found so far against time. Long flat stretches mean extra budget did not help;
+a curve still falling at the end means more time would.
+"""),
+        code("plots.search_race(history)"),
+        md("""
+## Learning curves
+One line per trial: WER after each epoch. Lines that stop early were stopped — they reached a plateau
+or were worse than the median of earlier trials at the same epoch (the *median stopping rule*).
+"""),
+        code("plots.learning_curves(history)"),
+        md("""
+## Accuracy against cost
+A model that is 1 % better but ten times bigger may not be the one you want on a phone. The
+**Pareto front** joins the trials no other trial beats on both size and WER.
+"""),
+        code("plots.wer_vs_training_time(board)"),
+        code("""
+display(plots.wer_vs_size(board))
+plots.pareto_front(board)[["trial_id", "model", "size", "parameters", "val_wer"]]
+"""),
+        md("""
+## Which settings mattered?
+Each line is a trial through its settings, coloured by WER. Settings that the dark (good) lines
+share are the ones that mattered for this data.
+"""),
+        code("plots.hyperparameters(board)"),
+        md("""
+## What kinds of errors?
+On the test set: **substitutions** (a wrong word), **deletions** (a word missed), **insertions** (a
+word added). Many deletions often mean the model is still young (it emits too little); many
+substitutions mean confusable words.
+"""),
+        code("""
+finished = board[board["status"] == "ok"].head(3)
+results = {f"{row.trial_id} {row.model}": predictor.evaluate(test, model=row.trial_id, return_details=True)
+           for row in finished.itertuples()}
+plots.error_breakdown(results)
+"""),
+        md("""
+## Listen to the errors
+Pick an utterance: hear it, and see the reference aligned with what the model wrote (jiwer's word
+alignment — the same one WER counts). The tables list the hardest speakers and the most-missed words.
+"""),
+        code("""
+from widgets.error_explorer import ErrorExplorer, worst_speakers, worst_words
+from widgets.session import Session
+
+best = results[next(iter(results))]["utterances"]
+display(worst_speakers(best), worst_words(best))
+ErrorExplorer(Session.from_results(predictor, test)).widget
+"""),
+    ]
+
+
+def domain_and_budget():
+    return [
+        md("""
+# 4 · Domain and budget
+
+Two of your three decisions. The **domain** says what kind of speech this is; the **budget** says how
+long the search may take.
+
+## Domains
+The domain changes how transcripts are normalised before training and scoring (and which settings
+suit the speech):
+"""),
+        code("""
+time_limit = 180      # the largest budget of the sweep below, in seconds
+data = "demo"
+domain = "commands"
+sweep = [0.25, 0.5, 1.0]   # budgets of the sweep, as shares of time_limit
+""", parameters=True),
+        code("""
+from IPython.display import HTML
+from autoasr.domains import DOMAINS
+from autoasr.text import normalize_text
+from widgets.domain_picker import describe_domains
+
+display(HTML(describe_domains()))
+for name in DOMAINS:
+    print(f"{name:9s} 'Call 911, now!' -> {normalize_text('Call 911, now!', DOMAINS[name].normalizer)!r}")
+"""),
+        md("""
+In the wizard the domain is a click, with a box for a custom vocabulary or typical sentences of your
+domain (product names, commands):
+"""),
+        code("""
+from widgets.budget_picker import BudgetPicker, detect_hardware, estimate_trials
+from widgets.domain_picker import DomainPicker
+from widgets.session import Session
+
+session = Session(output="autoasr_runs/budget")
+DomainPicker(session, domain=domain).widget
+"""),
+        md("## Budgets\n" + BUDGET + """
+The budget picker shows the hardware found and roughly how many trials a budget buys:
+"""),
+        code("""
+print(detect_hardware())
+for minutes in (1, 3, 10, 30):
+    print(f"{minutes:3d} min -> about {estimate_trials(minutes * 60, 'default')} trials (fewest, most)")
+BudgetPicker(session, minutes=time_limit / 60).widget
+"""),
+        md("""
+## A small budget sweep
+The same search at a few budgets, each scored on the test set. Expect the WER to fall quickly and
+then flatten: the first minutes matter most. (A budget too small to finish a model shows as a gap.)
+"""),
+        code("""
+import time
+
+import pandas
+import plotly.express as px
+
+from autoasr import ASRPredictor, load_dataset
+
+train, test = load_dataset(data, split=("train", "test"))
+rows = []
+for share in sweep:
+    budget = time_limit * share
+    predictor = ASRPredictor(path=f"autoasr_runs/budget/{budget:.0f}s", domain=domain, verbosity=0)
+    started = time.time()
+    try:
+        predictor.fit(train, time_limit=budget)
+        test_wer = predictor.evaluate(test)["wer"]
+    except RuntimeError as error:   # no model finished within this budget
+        print(f"{budget:.0f} s: {error}")
+        test_wer = float("nan")
+    rows.append({"budget_seconds": budget, "test_wer": test_wer, "trials": len(predictor.leaderboard()),
+                 "fit_seconds": time.time() - started})
+sweep_results = pandas.DataFrame(rows)
+sweep_results
+"""),
+        code("""
+figure = px.line(sweep_results, x="budget_seconds", y="test_wer", markers=True, hover_data=["trials"],
+                 title="Test WER against time budget", labels={"budget_seconds": "budget (seconds)",
+                                                               "test_wer": "test WER"})
+figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+"""),
+        md("""
+`fit_seconds` stays within each budget: the `time_limit` is a promise, data preparation and the final
+evaluation included.
+"""),
+    ]
+
+
+def use_and_export():
+    return [
+        md("""
+# 5 · Use and export
+
+A trained model is only useful if you can use it later: transcribe new audio, save it, reload it in
+another session, and hand it to an application that has never heard of autoasr.
+"""),
+        code("""
+time_limit = 120
+data = "demo"
+domain = "commands"
+model_dir = None      # a finished run to reuse (e.g. "autoasr_runs/quickstart"); None trains one now
+""", parameters=True),
+        code("""
+from autoasr import ASRPredictor, load_dataset
+
+train, test = load_dataset(data, split=("train", "test"))
+if model_dir is None:
+    model_dir = "autoasr_runs/use_and_export"
+    ASRPredictor(path=model_dir, domain=domain, verbosity=0).fit(train, time_limit=time_limit)
+"""),
+        md("""
+## Save and reload
+Everything a run learns is already on disk under its path, as it happens (weights as safetensors:
+loading them runs no code). `save()` writes the leaderboard and a copy of the best model; `load()`
+reopens the run — in this session or any later one.
+"""),
+        code("""
+predictor = ASRPredictor.load(model_dir)
+print(predictor.save(), "| best trial:", predictor.best_trial_id)
+predictor.leaderboard()[["trial_id", "model", "size", "val_wer"]].head()
+"""),
+        md("""
+## Transcribe
+Give paths (any format soundfile reads, any sample rate) or 16 kHz float arrays; pick any trial with
+`model=`.
+"""),
+        code("""
+import soundfile
+
+clips = [u.audio for u in list(test)[:5]]
+for utterance, text in zip(list(test)[:5], predictor.transcribe(clips)):
+    print(f"{utterance.audio.name:18s} said: {utterance.text:20s} model: {text}")
+
+samples, rate = soundfile.read(clips[0], dtype="float32")   # the demo corpus is 16 kHz already
+predictor.transcribe(samples)
+"""),
+        md("Or with clicks — pick a clip or upload one, hear it, and compare models side by side:"),
+        code("""
+from widgets.session import Session
+from widgets.transcribe_panel import TranscribePanel
+
+panel = TranscribePanel(Session.from_results(predictor, test))
+panel.transcribe()
+panel.widget
+"""),
+        md("""
+## Export
+`autoasr.export` writes the model to **one file** (ONNX or TorchScript) that goes from waveform to
+text without autoasr: ONNX needs only `onnxruntime` and `numpy`. The same is on the command line:
+`autoasr export MODEL_DIR --format onnx --output model.onnx`.
+
+*If this cell says export is not available, your autoasr version predates the export module.*
+"""),
+        code("""
+import importlib.util
+
+if importlib.util.find_spec("autoasr.export"):
+    from autoasr.export import export_model, load_exported
+
+    exported = export_model(predictor, f"{model_dir}/model.onnx", format="onnx")
+    print("exported", exported, f"({exported.stat().st_size / 1e6:.1f} MB)")
+    print("ONNX runtime transcribes:", load_exported(exported).transcribe(clips[:3]))
+else:
+    print("autoasr.export is not available in this version: export needs a newer autoasr.")
+"""),
+    ]
+
+
+def app():
+    return [
+        code("""
+# Served by `make app` (Voilà): the page shows the wizard, not this code.
+from widgets import build_app
+
+build_app()
+"""),
+    ]
+
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": quickstart,
+    "02_bring_your_own_data.ipynb": bring_your_own_data,
+    "03_compare_and_understand.ipynb": compare_and_understand,
+    "04_domain_and_budget.ipynb": domain_and_budget,
+    "05_use_and_export.ipynb": use_and_export,
+    "app.ipynb": app,
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        notebook = new_notebook(cells=cells(), metadata={"kernelspec": KERNEL,
+                                                         "language_info": {"name": "python"}})
+        for position, cell in enumerate(notebook.cells):  # stable ids keep diffs small
+            cell["id"] = f"{Path(name).stem.split('_')[0]}-{position:02d}"
+        nbformat.validate(notebook)
+        nbformat.write(notebook, HERE / name)
+        print("wrote", HERE / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""The wizard in a real browser: Voilà serves notebooks/app.ipynb, headless Chromium clicks through it.
+
+Screenshots land in ``artifacts/screenshots/`` (gitignored): look at them after a change to the UI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("AUTOASR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SEARCH_SECONDS = float(os.environ.get("AUTOASR_BROWSER_SECONDS", 25))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 90) -> None:
+    """Wait until the server listens (a GET would make Voilà start a kernel for nothing)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def voila_app(tiny_corpus, tmp_path_factory):
+    """URL of the wizard served by Voilà on a free loopback port, on the tiny corpus with a short budget."""
+    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
+    if voila is None:
+        pytest.skip("voila is not installed")
+    port = _free_port()
+    runs = tmp_path_factory.mktemp("wizard_runs")
+    data = os.environ.get("AUTOASR_BROWSER_DATA", str(tiny_corpus))  # e.g. "demo" for README screenshots
+    env = {**os.environ, "AUTOASR_APP_DATA": data, "AUTOASR_APP_MINUTES": str(SEARCH_SECONDS / 60),
+           "AUTOASR_APP_OUTPUT": str(runs), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    log = open(runs / "voila.log", "w")
+    process = subprocess.Popen(
+        [voila, str(ROOT / "notebooks" / "app.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+         "--VoilaConfiguration.show_tracebacks=True"],
+        cwd=ROOT / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for_port(port, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        print((runs / "voila.log").read_text()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (make browser-deps installs Debian's)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _shot(page, name: str) -> Path:
+    """Screenshot the whole wizard: Voilà scrolls inside the page, so grow the viewport to fit it first."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = page.evaluate("""() => {
+        const tabs = document.querySelector('.jupyter-widget-tab, .widget-tab');
+        return tabs ? Math.ceil(tabs.getBoundingClientRect().bottom + 40) : 900; }""")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": max(900, min(height, 6000))})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    return path
+
+
+def _open_step(page, title: str) -> None:
+    page.get_by_role("tab", name=title).click()
+    page.wait_for_timeout(500)
+
+
+def test_wizard_runs_a_search_and_shows_the_leaderboard_and_plots(voila_app, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    messages = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.goto(voila_app, timeout=120_000)
+
+    # step 1: the data given to the app is loaded at once, with its summary and duration histogram
+    page.wait_for_selector("text=/Loaded \\d+ utterances/", timeout=120_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    assert page.locator("text=character set").count() >= 1
+    _shot(page, "1_data")
+
+    _open_step(page, "2 · Budget & domain")
+    page.wait_for_selector("text=Hardware:")
+    _shot(page, "2_budget_and_domain")
+
+    # step 3: Start; the trials table and the learning curves fill while the search runs
+    _open_step(page, "3 · Run")
+    page.get_by_role("button", name="Start search").click()
+    page.wait_for_selector(".autoasr-table td >> text=running", timeout=90_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer .trace')].length > 0", timeout=90_000)
+    # a few epochs drawn (or the search already over) make a screenshot worth looking at
+    page.wait_for_function(
+        """() => document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length >= 3
+                 || document.querySelector('table.autoasr-leaderboard') !== null""", timeout=(SEARCH_SECONDS + 60) * 1000)
+    if SEARCH_SECONDS >= 120:  # a long run (README screenshots): show the race with a few trials in it
+        page.wait_for_function(
+            """() => document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= 4
+                     || document.querySelector('table.autoasr-leaderboard') !== null""", timeout=SEARCH_SECONDS * 1000)
+    _shot(page, "3_run_live")
+
+    # the search ends within its budget; the wizard moves to the results: leaderboard and plots
+    leaderboard = page.wait_for_selector("table.autoasr-leaderboard", timeout=(SEARCH_SECONDS + 90) * 1000,
+                                         state="visible")
+    assert leaderboard.query_selector("tr.autoasr-best") is not None
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null).length >= 3",
+        timeout=60_000)
+    page.wait_for_timeout(1500)  # let plotly finish drawing before the screenshot
+    _shot(page, "4_results")
+
+    _open_step(page, "5 · Errors")
+    page.wait_for_selector("table.autoasr-align", timeout=30_000)
+    assert page.locator("audio").count() >= 1
+    page.wait_for_function("() => document.querySelector('audio').duration > 0", timeout=10_000)  # playable
+    _shot(page, "5_errors")
+
+    _open_step(page, "6 · Transcribe")
+    page.get_by_role("button", name="Transcribe").click()
+    page.wait_for_selector("text=Reference:", timeout=30_000)
+    _shot(page, "6_transcribe")
+
+    errors = [m for m in messages if m.startswith("error") and "favicon" not in m]
+    assert not [m for m in errors if "Traceback" in m or "Failed to render" in m], errors
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tiny_corpus, tmp_path_factory):
+    """(URL, folder) of JupyterLab on a free loopback port, serving a copy of the quickstart whose
+    parameters point at the tiny corpus with a short budget (papermill --prepare-only)."""
+    papermill = pytest.importorskip("papermill")
+    folder = tmp_path_factory.mktemp("lab")
+    papermill.execute_notebook(str(ROOT / "notebooks" / "01_quickstart.ipynb"), str(folder / "01_quickstart.ipynb"),
+                               parameters={"time_limit": 20, "data": str(tiny_corpus)}, prepare_only=True)
+    settings = tmp_path_factory.mktemp("lab_settings")
+    # every cell stays in the page (no windowing), and no news pop-up covers the outputs
+    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
+        file = settings / f"{plugin}.jupyterlab-settings"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(values))
+    port = _free_port()
+    log = open(folder / "lab.log", "w")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly", f"--LabApp.user_settings_dir={settings}",
+         f"--ServerApp.root_dir={folder}"],
+        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}/lab/tree/01_quickstart.ipynb"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_quickstart_runs_in_jupyterlab_with_live_widgets_and_plots(jupyter_lab, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        _run_quickstart_in_lab(page, jupyter_lab)
+    except Exception:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "failed_quickstart_in_jupyterlab.png"))
+        raise
+
+
+def _run_quickstart_in_lab(page, jupyter_lab: str) -> None:
+    page.goto(jupyter_lab, timeout=120_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_timeout(2000)
+    select_kernel = page.locator(".jp-Dialog button:has-text('Select')")
+    if select_kernel.count():  # a notebook written by papermill may ask which kernel to start
+        select_kernel.first.click()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)  # kernel ready
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    # the live progress widget renders while fit runs, then the leaderboard, test WER and the wizard follow
+    page.wait_for_selector(".jp-OutputArea .widget-hprogress", timeout=120_000)
+    page.locator(".jp-OutputArea-output", has_text="test WER").first.wait_for(timeout=180_000)
+    page.wait_for_selector(".jp-OutputArea table.dataframe", timeout=30_000)
+    page.wait_for_selector(".jp-OutputArea .js-plotly-plot", timeout=60_000)  # the live learning curves
+    page.wait_for_function("() => document.querySelector('.jp-OutputArea .js-plotly-plot .scatterlayer .trace') !== null",
+                           timeout=30_000)
+    assert page.locator(".jp-OutputArea table.autoasr-table td >> text=ok").count() >= 1  # live trials table
+    page.locator(".jp-OutputArea-output", has_text="train and compare speech recognisers").first.wait_for(
+        timeout=120_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".jp-OutputArea .js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SCREENSHOTS / "7_quickstart_in_jupyterlab.png"))
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback").count() == 0

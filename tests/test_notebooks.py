@@ -1,0 +1,69 @@
+"""Every guided notebook runs headless top to bottom (papermill), on the tiny corpus with short budgets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+GUIDES = sorted(path.name for path in NOTEBOOKS.glob("0*.ipynb"))
+SECONDS = 20
+
+
+def _parameters(name: str, corpus: Path) -> dict:
+    if name.startswith("02"):
+        return {"time_limit": SECONDS, "source": str(corpus)}
+    if name.startswith("04"):
+        return {"time_limit": SECONDS, "data": str(corpus), "sweep": [0.5, 1.0]}
+    return {"time_limit": SECONDS, "data": str(corpus)}
+
+
+def _outputs(notebook: dict) -> list[dict]:
+    return [output for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell.get("outputs", [])]
+
+
+def test_the_five_guides_and_the_app_exist():
+    assert [name[:2] for name in GUIDES] == ["01", "02", "03", "04", "05"]
+    assert (NOTEBOOKS / "app.ipynb").is_file()
+
+
+@pytest.mark.parametrize("name", GUIDES + ["app.ipynb"])
+def test_notebook_is_committed_clean_with_a_parameters_cell(name):
+    notebook = json.loads((NOTEBOOKS / name).read_text())
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(not cell["outputs"] and cell["execution_count"] is None for cell in code_cells), "strip the outputs"
+    if name != "app.ipynb":
+        parameters = [cell for cell in code_cells if "parameters" in cell["metadata"].get("tags", [])]
+        assert len(parameters) == 1 and "time_limit =" in "".join(parameters[0]["source"])
+        assert sum(cell["cell_type"] == "markdown" for cell in notebook["cells"]) >= 3  # it teaches
+
+
+@pytest.mark.parametrize("name", GUIDES)
+def test_notebook_runs_headless_top_to_bottom(name, tiny_corpus, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    output = tmp_path / name
+    papermill.execute_notebook(str(NOTEBOOKS / name), str(output), parameters=_parameters(name, tiny_corpus),
+                               cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
+    notebook = json.loads(output.read_text())
+    outputs = _outputs(notebook)
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["execution_count"] is not None for cell in code_cells)
+    kinds = {kind for o in outputs for kind in o.get("data", {})}
+    if name[:2] in ("01", "02", "03"):
+        assert "application/vnd.jupyter.widget-view+json" in kinds  # the live progress widget
+    if name[:2] in ("03", "04"):
+        assert "application/vnd.plotly.v1+json" in kinds  # plots render inline and in exported HTML
+    if name.startswith("05"):
+        text = "".join("".join(o["text"]) for o in outputs if o["output_type"] == "stream")
+        assert "best trial:" in text and ("exported" in text or "not available" in text)
+
+
+def test_app_notebook_builds_the_wizard(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    output = tmp_path / "app.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "app.ipynb"), str(output), cwd=str(tmp_path), kernel_name="python3",
+                               progress_bar=False)
+    outputs = _outputs(json.loads(output.read_text()))
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

@@ -1,0 +1,314 @@
+"""The wizard's panels driven from Python: set values, click buttons, check what the panels show."""
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import shutil
+import stat
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas
+import pytest
+
+from widgets import LiveProgress, build_app
+from widgets.budget_picker import BudgetPicker, estimate_trials
+from autoasr import DataError
+from widgets.data_picker import DataPicker, save_upload
+from widgets.domain_picker import DomainPicker
+from widgets.error_explorer import aligned_words, alignment_html, worst_speakers, worst_words
+from widgets.leaderboard import leaderboard_html
+from widgets.session import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_data_picker_loads_a_manifest_and_summarises_it(tiny_corpus, tmp_path):
+    session = Session(output=tmp_path)
+    picker = DataPicker(session, data=str(tiny_corpus))
+    assert picker.source.value == "path"
+    picker.load_button.click()
+    assert "Loaded 104 utterances" in picker.status.value
+    assert len(session.train) + len(session.test) == 104 and len(session.test) == 26  # the corpus's own test split
+    assert "hours of audio" in picker.summary.value and "character set" in picker.summary.value
+    assert picker.figure is not None and picker.figure.data[0].type == "histogram"
+    assert "No problems found" in picker.problems.value
+
+
+def test_data_picker_lists_problems_by_file_and_row(tiny_corpus, tmp_path):
+    rows = list(csv.DictReader(open(tiny_corpus)))[:12]
+    for row in rows:
+        row["audio"] = str(tiny_corpus.parent / row["audio"])
+    rows[3]["audio"] = str(tmp_path / "missing.wav")
+    rows[5]["text"] = ""
+    manifest = tmp_path / "broken.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    picker = DataPicker(Session(output=tmp_path), data=str(manifest))
+    dataset = picker.load()
+    assert len(dataset) == 10
+    assert "2 rows were skipped" in picker.problems.value
+    assert "<td>broken.csv</td><td>4</td>" in picker.problems.value  # file and row of the missing audio
+    assert "<td>6</td><td>empty transcript" in picker.problems.value
+
+
+def test_data_picker_reports_a_bad_path_without_raising(tmp_path):
+    picker = DataPicker(Session(output=tmp_path), data=str(tmp_path / "nothing-here"))
+    assert picker.load() is None
+    assert "Could not load the data" in picker.status.value and "no such file" in picker.status.value
+
+
+def _corpus_zip(tiny_corpus: Path, count: int = 12) -> bytes:
+    rows = list(csv.DictReader(open(tiny_corpus)))[:count]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for row in rows:
+            archive.write(tiny_corpus.parent / row["audio"], f"my_corpus/{row['audio']}")
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        archive.writestr("my_corpus/manifest.csv", text.getvalue())
+    return buffer.getvalue()
+
+
+def test_uploaded_zip_is_extracted_in_a_folder_of_its_own_and_loaded(tiny_corpus, tmp_path):
+    session = Session(output=tmp_path / "wizard")
+    picker = DataPicker(session)
+    picker.source.value = "zip"
+    content = _corpus_zip(tiny_corpus)
+    picker.upload.value = (_upload(content, "my corpus.zip"),)
+    assert "Loaded 12 utterances" in picker.status.value, picker.status.value
+    folders = list((tmp_path / "wizard" / "uploads").iterdir())
+    assert len(folders) == 1 and folders[0].name.startswith("my corpus-")
+    assert (folders[0] / "my corpus.zip").is_file() and (folders[0] / "extracted" / "my_corpus" / "manifest.csv").is_file()
+    assert len(session.dataset) == 12
+
+
+def _zip_with(name: str, data: bytes = b"x", symlink: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("good.txt", b"fine")
+        info = zipfile.ZipInfo(name)
+        if symlink:
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _upload(content: bytes, name: str = "corpus.zip") -> dict:
+    return {"name": name, "type": "application/zip", "size": len(content), "content": memoryview(content),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc)}
+
+
+@pytest.mark.parametrize("name, symlink, reason", [
+    ("/etc/evil.txt", False, "absolute"),
+    ("../evil.txt", False, ".."),
+    ("data/../../evil.txt", False, ".."),
+    ("link", True, "link"),
+])
+def test_unsafe_zip_upload_is_refused_and_leaves_nothing_behind(tmp_path, name, symlink, reason):
+    picker = DataPicker(Session(output=tmp_path / "wizard"))
+    picker.source.value = "zip"
+    picker.upload.value = (_upload(_zip_with(name, b"/etc/passwd" if symlink else b"x", symlink)),)
+    assert "Could not load the data" in picker.status.value and reason in picker.status.value
+    assert name.split("/")[-1] in picker.status.value  # the offending entry is named
+    uploads = tmp_path / "wizard" / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "wizard" / "evil.txt").exists()
+
+
+def test_zip_upload_larger_than_the_cap_is_refused(tmp_path):
+    with pytest.raises(DataError):
+        save_upload(_upload(_zip_with("big.bin", b"0" * 10_000)), tmp_path, max_bytes=5_000)
+    assert not any(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ budget and domain
+
+
+def test_budget_picker_sets_the_time_limit_and_estimates_trials(tmp_path):
+    session = Session(output=tmp_path)
+    picker = BudgetPicker(session, minutes=3)
+    assert session.time_limit == 180
+    picker.minutes.value = 10
+    picker.presets.value = "fast"
+    assert session.time_limit == 600 and session.presets == "fast"
+    assert "trials" in picker.estimate.value
+    assert "CPU core" in picker.hardware_info.value
+    picker.presets.value = "single"
+    assert "about <b>1</b> trial" in picker.estimate.value
+    fewest, most = estimate_trials(600, "default")
+    assert 1 <= fewest <= most
+    assert estimate_trials(3600, "default")[1] >= estimate_trials(60, "default")[1]
+
+
+def test_domain_picker_offers_every_domain_and_keeps_the_vocabulary(tmp_path):
+    from autoasr.domains import DOMAINS
+
+    session = Session(output=tmp_path)
+    picker = DomainPicker(session)
+    assert [value for _, value in picker.domain.options] == list(DOMAINS)
+    assert all(DOMAINS[name].description in label for label, name in picker.domain.options)
+    picker.domain.value = "digits"
+    picker.vocabulary.value = "lights on\n\n  kitchen  \n"
+    assert session.domain == "digits" and session.custom_vocabulary == ["lights on", "kitchen"]
+
+
+# ------------------------------------------------------------------ the search, live
+
+
+@pytest.fixture(scope="module")
+def finished_app(tiny_corpus, tmp_path_factory):
+    """The wizard after one short search on the tiny corpus, started with the Start button."""
+    app = build_app(data=str(tiny_corpus), minutes=0.3, output=tmp_path_factory.mktemp("wizard"))
+    assert app.session.domain == "general"  # a path gives no domain suggestion
+    started = time.time()
+    app.run.start_button.click()
+    assert app.run.running and app.run.start_button.disabled and not app.run.stop_button.disabled
+    assert app.run.wait(timeout=120), "the search did not end"
+    app.elapsed = time.time() - started
+    return app
+
+
+def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished_app):
+    run = finished_app.run
+    assert run.error is None, run.error
+    live = run.live
+    assert live.events[0] == "search_start" and live.events[-1] == "search_end"
+    assert len(live.trials) >= 1 and all(t["status"] in ("ok", "pruned", "failed") for t in live.trials.values())
+    assert live.table.value.count("<tr") == len(live.trials) + 1  # header + one row per trial
+    assert "autoasr-best" in live.table.value
+    assert len(live.figure.data) == len(live.trials)
+    assert sum(len(trace.x) for trace in live.figure.data) >= 1  # at least one epoch drawn
+    assert live.progress.bar_style == "success" and live.progress.value > 0
+    fit_seconds = finished_app.session.predictor.fit_summary["fit_seconds"]
+    assert fit_seconds < 18 + 15  # the budget is kept (with slack for a loaded machine)
+    assert run.start_button.disabled is False and run.stop_button.disabled is True
+
+
+def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(finished_app):
+    app = finished_app
+    predictor = app.session.predictor
+    assert predictor is not None and predictor.best_trial_id is not None
+    assert (Path(predictor.path) / "leaderboard.csv").is_file()
+    assert app.tabs.selected_index == 3  # the wizard moved on to the results
+    table = app.leaderboard.table.value
+    assert "autoasr-leaderboard" in table and f"★ {predictor.best_trial_id}" in table
+    assert table.count("<tr") == len(predictor.leaderboard()) + 1
+    app.leaderboard.sort_by.value = "start_time"
+    app.leaderboard.ascending.value = False
+    assert app.leaderboard.ascending.description == "descending"
+    assert {"race", "curves", "time", "size", "settings", "breakdown"} <= set(app.compare.figures)
+    assert all(len(figure.data) >= 1 for figure in app.compare.figures.values())
+    assert app.errors.model.value == predictor.best_trial_id
+    assert "test utterances" in app.errors.overview.value
+    if app.errors.utterance.options:  # a model can be perfect on the tiny test set
+        assert "autoasr-align" in app.errors.alignment.value
+        assert app.errors.player.children and app.errors.player.children[0].value[:4] == b"RIFF"
+    outputs = app.transcribe.transcribe()
+    assert [trial for trial, _ in outputs] == list(app.transcribe.models.value)
+    assert "Reference:" in app.transcribe.results.value
+
+
+def test_stop_ends_the_search_early_and_keeps_the_best_model(tiny_corpus, tmp_path):
+    app = build_app(data=str(tiny_corpus), minutes=3, output=tmp_path)
+    started = time.time()
+    app.run.start()
+    deadline = time.time() + 90
+    while not any(t.get("best_val_wer") is not None for t in app.run.live.trials.values()) and time.time() < deadline:
+        time.sleep(0.2)
+    app.run.stop_button.click()
+    assert "Stopping" in app.run.status.value
+    assert app.run.wait(timeout=90)
+    assert time.time() - started < 150  # far less than the 180 s budget
+    predictor = app.session.predictor
+    assert predictor is not None and predictor.fit_summary["stopped_by_user"]
+    assert predictor.best_trial_id is not None
+    assert "Stopped by you" in app.run.status.value
+
+
+def test_start_without_usable_data_explains_instead_of_raising(tmp_path):
+    app = build_app(output=tmp_path)
+    app.data.source.value = "path"
+    app.data.path.value = ""
+    assert app.run.start() is False
+    assert "Load data first" in app.run.status.value
+    assert "type the path" in app.data.status.value
+
+
+def test_live_progress_draws_callbacks_it_receives():
+    progress = LiveProgress()
+    progress.on_search_start({"time_limit": 60, "presets": "default", "num_train": 10, "num_tuning": 2})
+    progress.on_trial_start("001", {"model": "crnn", "size": "tiny", "learning_rate": 0.002})
+    for epoch, wer in enumerate([1.0, 0.8, 0.5], start=1):
+        progress.on_epoch_end("001", {"epoch": epoch, "val_wer": wer, "best_val_wer": min(wer, 1.0)})
+    progress.on_trial_end({"trial_id": "001", "model": "crnn", "size": "tiny", "status": "ok", "val_wer": 0.5,
+                           "epochs": 3, "stop_reason": "pruned", "start_time": 0, "end_time": 4})
+    progress.on_search_end(pandas.DataFrame())
+    assert list(progress.figure.data[0].y) == [1.0, 0.8, 0.5]
+    assert "pruned" in progress.table.value and "50.0%" in progress.table.value
+    assert "best <b>001 crnn</b>" in progress.headline.value
+
+
+# ------------------------------------------------------------------ results, pure parts
+
+
+def test_alignment_marks_substitutions_deletions_and_insertions():
+    assert aligned_words("go left now", "go lift") == [("equal", "go", "go"), ("substitute", "left", "lift"),
+                                                      ("delete", "now", None)]
+    assert aligned_words("stop", "stop it") == [("equal", "stop", "stop"), ("insert", None, "it")]
+    assert aligned_words("yes", "") == [("delete", "yes", None)]
+    markup = alignment_html("go left now <b>", "go lift")
+    assert "class='substitute'>left<" in markup and "class='delete'>now<" in markup
+    assert "<b>" not in markup  # text is escaped
+
+
+def test_worst_speakers_and_words_rank_the_errors():
+    utterances = [
+        {"audio": "a.wav", "speaker": "anna", "reference": "go left", "hypothesis": "go left"},
+        {"audio": "b.wav", "speaker": "ben", "reference": "go left", "hypothesis": "no lift"},
+        {"audio": "c.wav", "speaker": "ben", "reference": "left", "hypothesis": "lift"},
+    ]
+    speakers = worst_speakers(utterances)
+    assert list(speakers["speaker"]) == ["ben", "anna"] and speakers.iloc[0]["wer"] == 1.0
+    words = worst_words(utterances)
+    assert words.iloc[0]["word"] == "left" and words.iloc[0]["errors"] == 2 and words.iloc[0]["said"] == 3
+    assert words.iloc[0]["often_heard_as"] == "lift"
+
+
+def test_leaderboard_table_sorts_and_highlights_the_best():
+    board = pandas.DataFrame([
+        {"trial_id": "001", "model": "crnn", "size": "small", "val_wer": 0.4, "val_cer": 0.2, "status": "ok",
+         "epochs": 5, "parameters": 1000, "train_seconds": 9.0, "stop_reason": "plateau", "config": {"dropout": 0.1},
+         "start_time": 1},
+        {"trial_id": "002", "model": "conformer", "size": "tiny", "val_wer": 0.2, "val_cer": 0.1, "status": "ok",
+         "epochs": 7, "parameters": 500, "train_seconds": 12.0, "stop_reason": "deadline", "config": {}, "start_time": 2},
+        {"trial_id": "003", "model": "convnet", "size": "tiny", "val_wer": float("nan"), "val_cer": float("nan"),
+         "status": "failed", "epochs": 0, "parameters": None, "train_seconds": None, "stop_reason": "error",
+         "config": {}, "start_time": 3},
+    ])
+    html = leaderboard_html(board, sort_by="val_wer", best_trial_id="002")
+    assert html.index(">★ 002<") < html.index(">001<") < html.index(">003<")
+    assert "<tr class='autoasr-best'><td>★ 002" in html
+    by_time = leaderboard_html(board, sort_by="train_seconds", ascending=False, best_trial_id="002")
+    assert by_time.index(">★ 002<") < by_time.index(">001<")
+
+
+def test_autoasr_never_imports_the_widgets():
+    sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").glob("*.py"))
+    assert "ipywidgets" not in sources and "from widgets" not in sources and "import widgets" not in sources
+    code = ("import sys, autoasr, autoasr.predictor, autoasr.plots, autoasr.cli; "
+            "print(any(m == 'ipywidgets' or m.startswith(('ipywidgets.', 'widgets')) for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+

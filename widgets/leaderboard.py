@@ -1,0 +1,75 @@
+"""Step 4a: every trial in one table, sortable, the best one highlighted."""
+from __future__ import annotations
+
+import ipywidgets as ui
+import pandas
+
+from widgets.session import Session
+from widgets.style import badge, escape, note, percent, table
+
+SORT_CHOICES = [("validation WER", "val_wer"), ("validation CER", "val_cer"), ("training seconds", "train_seconds"),
+                ("parameters", "parameters"), ("epochs", "epochs"), ("order started", "start_time")]
+CONFIG_SHOWN = ("learning_rate", "dropout", "augment", "batch_size", "frontend")
+
+
+def _number(value, digits: int = 0) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if value != value else f"{value:,.{digits}f}"
+
+
+def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascending: bool = True,
+                     best_trial_id: str | None = None) -> str:
+    """The leaderboard as an HTML table (class ``autoasr-leaderboard``), best trial highlighted."""
+    if board.empty:
+        return "<i>No trials yet.</i>"
+    if best_trial_id is None:
+        finished = board[board["status"] == "ok"]
+        best_trial_id = finished.iloc[0]["trial_id"] if not finished.empty else None
+    ordered = board.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
+    rows, classes = [], []
+    for _, row in ordered.iterrows():
+        config = row["config"] if isinstance(row["config"], dict) else {}
+        settings = ", ".join(f"{key}={config[key]:.3g}" if isinstance(config.get(key), float) else f"{key}={config[key]}"
+                             for key in CONFIG_SHOWN if key in config)
+        is_best = row["trial_id"] == best_trial_id
+        rows.append([
+            ("★ " if is_best else "") + escape(row["trial_id"]), escape(row["model"]), escape(row["size"]),
+            percent(row["val_wer"]), percent(row["val_cer"]), badge(str(row["status"])), _number(row["epochs"]),
+            _number(row["parameters"]), _number(row["train_seconds"], 1), escape(row["stop_reason"]), escape(settings),
+        ])
+        classes.append("autoasr-best" if is_best else "")
+    return table(["trial", "model", "size", "val WER", "val CER", "status", "epochs", "parameters", "train s",
+                  "ended by", "settings"], rows, css_class="autoasr-table autoasr-leaderboard", row_classes=classes)
+
+
+class LeaderboardPanel:
+    """The leaderboard of the session's predictor; re-drawn when a search finishes or the sort changes."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.sort_by = ui.Dropdown(options=SORT_CHOICES, value="val_wer", description="Sort by")
+        self.ascending = ui.ToggleButton(value=True, description="ascending", icon="sort-amount-asc",
+                                         tooltip="lowest first")
+        self.table = ui.HTML("<i>No search has finished yet: start one in step 3.</i>")
+        self.sort_by.observe(self.refresh, names="value")
+        self.ascending.observe(self.refresh, names="value")
+        session.on("results", lambda predictor: self.refresh())
+        self.widget = ui.VBox([
+            ui.HTML("<h3>Leaderboard</h3>"),
+            ui.HTML(note("One row per trial. <b>val WER</b> is the word error rate on the tuning clips: the share of "
+                         "reference words that were substituted, deleted or inserted. The highlighted row (★) is the "
+                         "model <code>transcribe</code> uses by default.")),
+            ui.HBox([self.sort_by, self.ascending]), self.table])
+        if session.predictor is not None:  # built around finished results (a notebook)
+            self.refresh()
+
+    def refresh(self, change=None) -> None:
+        self.ascending.description = "ascending" if self.ascending.value else "descending"
+        predictor = self.session.predictor
+        if predictor is None:
+            return
+        self.table.value = leaderboard_html(predictor.leaderboard(), self.sort_by.value, self.ascending.value,
+                                            predictor.best_trial_id)

@@ -1,0 +1,99 @@
+"""Step 3: Start and Stop the search; it runs in a background thread so the page stays live."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import ipywidgets as ui
+
+from widgets.domain_picker import domain_for_run
+from widgets.live_progress import LiveProgress
+from widgets.session import Session
+from widgets.style import escape, message, note, percent
+
+
+class RunPanel:
+    """Start runs ``ASRPredictor.fit`` in a thread with a :class:`LiveProgress`; Stop asks it to end gracefully."""
+
+    def __init__(self, session: Session, ensure_data: Callable[[], object] | None = None):
+        self.session = session
+        self.ensure_data = ensure_data
+        self.start_button = ui.Button(description="Start search", button_style="success", icon="play")
+        self.stop_button = ui.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.status = ui.HTML()
+        self.live = LiveProgress()
+        self.predictor = None
+        self.thread: threading.Thread | None = None
+        self.error: str | None = None
+        self.start_button.on_click(self.start)
+        self.stop_button.on_click(self.stop)
+        explanation = note(
+            "<b>What a search does.</b> Each <i>trial</i> trains one model configuration (a model family, its "
+            "size, learning rate, features…) and measures its <b>word error rate</b> (WER) on held-out tuning clips "
+            "after every epoch: the share of words it gets wrong, so lower is better. Trials that stall stop early and "
+            "their time goes to new configurations. <b>Stop</b> ends the search after the current epoch and keeps "
+            "the best model found so far.")
+        self.widget = ui.VBox([ui.HTML(explanation), ui.HBox([self.start_button, self.stop_button]), self.status,
+                               self.live.widget])
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self, _button=None) -> bool:
+        """Begin a search with the session's data, budget, presets and domain; False when it cannot start."""
+        from autoasr import ASRPredictor
+
+        if self.running:
+            return False
+        if self.session.train is None and self.ensure_data is not None:
+            self.ensure_data()
+        if self.session.train is None:
+            self.status.value = message("Load data first (step 1).", "error")
+            return False
+        self.error = None
+        self.live.reset()
+        path = self.session.new_run_path()
+        try:  # typed domain text needs an autoasr whose predictor takes a custom Domain
+            self.predictor = ASRPredictor(path=path, verbosity=0,
+                                          domain=domain_for_run(self.session.domain, self.session.custom_vocabulary))
+        except (TypeError, ValueError):
+            self.predictor = ASRPredictor(path=path, domain=self.session.domain, verbosity=0)
+        self.start_button.disabled = True
+        self.stop_button.disabled = False
+        self.status.value = message(f"Running for up to {self.session.time_limit:.0f} s with presets "
+                                    f"'{self.session.presets}' in {self.predictor.path} …")
+        self.thread = threading.Thread(target=self._fit, args=(self.predictor,), name="autoasr-fit", daemon=True)
+        self.thread.start()
+        return True
+
+    def _fit(self, predictor) -> None:
+        try:
+            predictor.fit(self.session.train, time_limit=self.session.time_limit, presets=self.session.presets,
+                          callbacks=[self.live])
+        except Exception as error:  # shown in the page, never a traceback
+            self.error = f"{type(error).__name__}: {error}"
+            self.status.value = message(f"The search ended without a model: {self.error}", "error")
+        else:
+            stopped = predictor.fit_summary.get("stopped_by_user")
+            best = predictor.leaderboard().iloc[0]
+            self.status.value = (message("Stopped by you; the best model so far is kept. " if stopped else "Finished. ")
+                                 + f"Best trial <b>{escape(best['trial_id'])}</b> ({escape(best['model'])}, "
+                                 f"{escape(best['size'])}), validation WER <b>{percent(best['val_wer'])}</b>. "
+                                 f"Saved in <code>{escape(predictor.path)}</code>.")
+            self.session.set_predictor(predictor)
+        finally:
+            self.start_button.disabled = False
+            self.stop_button.disabled = True
+
+    def stop(self, _button=None) -> None:
+        if self.running and self.predictor is not None:
+            self.predictor.stop()
+            self.stop_button.disabled = True
+            self.status.value = message("Stopping after the current epoch; the best model so far is kept…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the search thread ends (for scripts and tests); True when it has ended."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.running
