@@ -8,7 +8,8 @@ FSDD ?= ../shared/data/fsdd
 
 .PHONY: install demo test lab app bench clean browser-deps
 
-$(STAMP): pyproject.toml
+# the editable install maps the packages present when it ran: a new top-level package means reinstall
+$(STAMP): pyproject.toml autoasr/__init__.py widgets/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch 2.14.1 + torchaudio 2.11.0 is the pair measured to work together (DESIGN.md)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# a Ray started inside the test process serves this machine only: loopback addresses, not the LAN's
+# (read by Ray when it is imported, so it is set before any test module imports it)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # keep every cache of the test session out of the user's home
 os.environ.setdefault("AUTOASR_CACHE", tempfile.mkdtemp(prefix="autoasr-test-cache-"))
 

@@ -43,16 +43,22 @@ def test_two_node_cluster_on_loopback_runs_the_search(tiny_corpus, tmp_path):
         pytest.skip("cannot create a network namespace (needs root and iproute2)")
     inside = ["ip", "netns", "exec", namespace]
     ray_cli = str(Path(sys.executable).parent / "ray")
-    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # inside the namespace loopback is the only address, so Ray's multi-node mode stays on 127.0.0.1
+    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
     port = "6391"
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    # one short temp folder for both nodes: Unix socket paths must stay short, and a default /tmp/ray
+    # left by another Ray session on this machine must not be picked up
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--temp-dir", tempfile.mkdtemp(prefix="ray", dir="/tmp")]
+
+    def ray_start(*arguments):
+        started = subprocess.run([*inside, ray_cli, "start", *arguments, *common], capture_output=True, text=True,
+                                 env=environment, timeout=180)
+        assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+
     try:
         subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run([*inside, ray_cli, "start", "--head", "--port", port, "--include-dashboard", "false",
-                        "--temp-dir", tempfile.mkdtemp(prefix="ray", dir="/tmp"), *common],
-                       check=True, capture_output=True, env=environment, timeout=180)
-        subprocess.run([*inside, ray_cli, "start", "--address", f"127.0.0.1:{port}", *common],
-                       check=True, capture_output=True, env=environment, timeout=180)
+        ray_start("--head", "--port", port, "--include-dashboard", "false")
+        ray_start("--address", f"127.0.0.1:{port}")
         nodes = subprocess.run([*inside, sys.executable, "-c", f"import ray; ray.init(address='127.0.0.1:{port}'); "
                                 "print(sorted(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))"],
                                capture_output=True, text=True, env=environment, timeout=120)
