@@ -27,7 +27,7 @@ from autoasr.forecast import forecast_budget, record_run
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
 from autoasr.inference import TrainedModel
 from autoasr.metrics import error_rates
-from autoasr.resources import training_threads
+from autoasr.resources import release_memory, training_threads
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
@@ -276,9 +276,11 @@ class ASRPredictor:
                 lambda: context.tensors_for(record["config"].get("frontend", "logmel")), self.vocabulary,
                 trial_deadline, on_epoch=on_epoch,
                 should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
-                initial_state=initial_state, seed=context.seed + len(self._trials))
+                initial_state=initial_state, seed=context.seed + len(self._trials),
+                device="cuda" if torch.cuda.is_available() else "cpu")
         finally:
             self._refresh_best()
+            release_memory()
         if pruned["flag"] and record["status"] == "ok":
             record["stop_reason"] = "pruned"
             write_json(self.path / "trials" / trial_id / TRIAL_FILE, record)

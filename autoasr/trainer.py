@@ -84,7 +84,7 @@ def transcribe_features(model: nn.Module, features: list[torch.Tensor], vocabula
         for batch in length_sorted_batches([len(f) for f in features], batch_size, shuffle=False):
             padded, lengths = pad_batch([features[i] for i in batch])
             log_probs, out_lengths = model(padded.to(device), lengths.to(device))
-            for position, text in zip(batch, decode(log_probs, out_lengths)):
+            for position, text in zip(batch, decode(log_probs.float().cpu(), out_lengths.cpu())):
                 texts[position] = text
     return texts
 
@@ -171,8 +171,11 @@ def train_trial(
             padded, feature_lengths = pad_batch([train.features[i] for i in batch])
             targets = [train.targets[i] for i in batch]
             target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
-            log_probs, out_lengths = model(augment(padded.to(device)), feature_lengths.to(device))
-            loss = ctc(log_probs.transpose(0, 1), torch.cat(targets).to(device), out_lengths, target_lengths.to(device))
+            # on a GPU the forward pass runs in bfloat16 (mixed precision); the CTC loss always in float32
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                log_probs, out_lengths = model(augment(padded.to(device)), feature_lengths.to(device))
+            loss = ctc(log_probs.float().transpose(0, 1), torch.cat(targets).to(device), out_lengths,
+                       target_lengths.to(device))
             if not torch.isfinite(loss):
                 nan_batches += 1
                 if nan_batches > 20:

@@ -47,6 +47,7 @@ def run_recorded_trial(
     should_stop: Callable[[], bool] = lambda: False,
     initial_state: dict | None = None,
     seed: int = 0,
+    device: str = "cpu",
 ) -> dict:
     """Train ``record["config"]``, keeping ``record`` and its files current; returns the final record.
 
@@ -70,7 +71,7 @@ def run_recorded_trial(
         train_tensors, tuning_tensors = tensors()
         outcome = train_trial(config, train_tensors, tuning_tensors, vocabulary, deadline, report=report,
                               should_stop=should_stop, on_improvement=save_best, seed=seed,
-                              initial_state=initial_state)
+                              initial_state=initial_state, device=device)
         record.update(
             status="ok" if outcome.state_dict is not None else "failed",
             val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
