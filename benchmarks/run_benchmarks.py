@@ -111,8 +111,9 @@ def main() -> None:
     parser.add_argument("--fsdd", default="../shared/data/fsdd")
     parser.add_argument("--output", default="docs/benchmarks.md")
     parser.add_argument("--time-limit", type=float, default=300)
-    parser.add_argument("--cases", default="core,compare,budget",
-                        help="comma-separated: core (default preset), compare (single/random/optuna/default), budget")
+    parser.add_argument("--cases", default="core,compare,budget,use",
+                        help="comma-separated: core (default preset), compare (single/random/optuna/default), "
+                             "budget, use (export and long audio on the core run's winner)")
     arguments = parser.parse_args()
     cases = set(arguments.cases.split(","))
     output = Path(arguments.output)
@@ -155,6 +156,29 @@ def main() -> None:
                 f"Command: `python benchmarks/run_benchmarks.py --cases budget`. FSDD official split, presets "
                 f"`default`. Machine: {machine}.\n\n{budget_table(budgets)}\n"))
             output.write_text(document)
+    if "use" in cases:
+        command = [sys.executable, str(HERE / "use_once.py"), "--run", "autoasr_runs/bench_default",
+                   "--fsdd", arguments.fsdd]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise RuntimeError(f"use benchmark failed:\n{completed.stderr[-3000:]}")
+        use = json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+        rows = "\n".join(f"| {r['runtime']} | {r['real_time_factor']:.4f} | {r['median_real_time_factor']:.4f} |"
+                         for r in use["runtimes"])
+        document = replace_section(document, "use", (
+            f"## Using the winner: export parity, runtimes, long audio (issue 8)\n\n"
+            f"Command: `python benchmarks/run_benchmarks.py --cases use` (after the core case: it uses "
+            f"`autoasr_runs/bench_default`, best model {use['model']}, {use['decoder']} decoding). Machine: {machine}.\n\n"
+            f"- Parity on the {use['num_test']} FSDD test takes: ONNX transcripts identical to PyTorch for "
+            f"{use['parity']['onnx']}/{use['num_test']}, TorchScript for {use['parity']['torchscript']}/{use['num_test']}.\n"
+            f"- Long audio: a {use['long_audio_seconds']:.1f} s recording of 40 test takes with 0.3-1.0 s pauses, "
+            f"transcribed through the segmenting path: WER {use['long_audio_wer']:.2%} (target ≤ 10%), "
+            f"{use['long_audio_words']} words with timestamps, in order: {use['timestamps_in_order']}.\n"
+            f"- Connected digit strings (issue 5): {use['num_strings']} strings of 2-6 digits ({use['string_words']} "
+            f"words) spliced from the test takes, which no model heard: WER {use['strings_wer']:.2%} with the chosen "
+            f"decoder, {use['strings_wer_greedy']:.2%} greedy (target ≤ 8%).\n\n"
+            f"| runtime (1 thread, 250 takes) | real-time factor, best of 3 | median |\n|---|---|---|\n{rows}\n"))
+        output.write_text(document)
     print(document)
 
 

@@ -477,24 +477,52 @@ panel.transcribe()
 panel.widget
 """),
         md("""
+## Long recordings, with word times
+A recording of any length is cut at its pauses, each piece is transcribed in order, and CTC
+alignment gives every word a start and end time. Here: twelve test clips joined with pauses.
+"""),
+        code("""
+import numpy as np
+from autoasr.audio import read_audio
+from autoasr.long_audio import transcribe_with_words
+
+pause = np.zeros(int(0.6 * 16000), dtype=np.float32)
+pieces = [read_audio(u.audio) for u in list(test)[:12]]
+recording = np.concatenate([part for piece in pieces for part in (piece, pause)])
+timed = transcribe_with_words(predictor, [recording])[0]
+print(f"{timed.duration:.1f} s of audio")
+print("said :", " ".join(u.text for u in list(test)[:12]))
+print("heard:", timed.text)
+[(w.word, round(w.start, 2), round(w.end, 2)) for w in timed.words[:8]]
+"""),
+        md("""
 ## Export
 `autoasr.export` writes the model to **one file** (ONNX or TorchScript) that goes from waveform to
 text without autoasr: ONNX needs only `onnxruntime` and `numpy`. The same is on the command line:
-`autoasr export MODEL_DIR --format onnx --output model.onnx`.
-
-*If this cell says export is not available, your autoasr version predates the export module.*
+`autoasr export MODEL_DIR --format onnx --output model.onnx`; `autoasr transcribe model.onnx clip.wav`
+uses it.
 """),
         code("""
-import importlib.util
+from autoasr.export import export_model, load_exported
 
-if importlib.util.find_spec("autoasr.export"):
-    from autoasr.export import export_model, load_exported
+exported = export_model(predictor, f"{model_dir}/model.onnx", format="onnx")
+print("exported", exported, f"({exported.stat().st_size / 1e6:.1f} MB)")
+print("ONNX runtime transcribes:", load_exported(exported).transcribe(clips[:3]))
+print("PyTorch transcribes:     ", predictor.transcribe(clips[:3]))
+"""),
+        md("""
+## The model card
+Every saved run carries a **model card** (`MODEL_CARD.md`, `model_card.json`): the data it learned
+from, the domain, the budget, the searched space and the chosen settings, validation and test
+scores, the hardware and package versions, and what the model is and is not fit for. The run card
+(`run_card.json`) records the data fingerprint and seeds, so the run can be traced and repeated.
+"""),
+        code("""
+from IPython.display import Markdown
 
-    exported = export_model(predictor, f"{model_dir}/model.onnx", format="onnx")
-    print("exported", exported, f"({exported.stat().st_size / 1e6:.1f} MB)")
-    print("ONNX runtime transcribes:", load_exported(exported).transcribe(clips[:3]))
-else:
-    print("autoasr.export is not available in this version: export needs a newer autoasr.")
+predictor.evaluate(test)   # recorded with the run: the card now shows test scores too
+predictor.save()
+Markdown((predictor.path / "MODEL_CARD.md").read_text())
 """),
     ]
 
