@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator
 
 from autoasr.data import DataError
+from autoasr.paths import cache_dir
 
 DEFAULT_MAX_TOTAL_BYTES = 8 * 1024**3  # 8 GiB: LibriSpeech train-clean-100 fits, a zip bomb does not
 DEFAULT_MAX_ENTRIES = 500_000
@@ -98,8 +99,7 @@ def safe_extract(
 
 def default_cache_dir() -> Path:
     """``$AUTOASR_CACHE`` or ``~/.cache/autoasr``."""
-    root = os.environ.get("AUTOASR_CACHE")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "autoasr"
+    return cache_dir()
 
 
 def extract_to_cache(archive: str | Path, cache_dir: str | Path | None = None,

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autoasr.paths import cache_dir
+
 __all__ = ["DEMO_SAMPLE_RATE", "DEMO_VOCABULARY", "prepare_demo_corpus"]
 
 logger = logging.getLogger(__name__)
@@ -150,9 +152,7 @@ def prepare_demo_corpus(
 
 
 def _default_root() -> Path:
-    cache = os.environ.get("AUTOASR_CACHE")
-    base = Path(cache).expanduser() if cache else Path.home() / ".cache" / "autoasr"
-    return base / "demo_corpus"
+    return cache_dir("demo_corpus")
 
 
 def _is_cached(root: Path, params: dict) -> bool:

@@ -451,28 +451,12 @@ class ExportedModel:
 
     def evaluate(self, data, domain: str | None = None, return_details: bool = False) -> dict:
         """WER, CER, S/D/I counts on labelled data (the ``test`` split of a path when it has one)."""
-        from autoasr.data import Dataset, load_dataset
         from autoasr.domains import get_domain
-        from autoasr.metrics import error_rates
+        from autoasr.evaluation import evaluation_dataset, score
 
         domain = domain or self.metadata.get("autoasr.domain") or "general"
-        if isinstance(data, Dataset):
-            dataset = data
-        else:
-            dataset = load_dataset(data, domain=get_domain(domain).normalizer)
-            if any(u.split == "test" for u in dataset):
-                dataset = dataset.with_split("test")
-        started = time.perf_counter()
-        hypotheses = self.transcribe([u.audio for u in dataset])
-        seconds = time.perf_counter() - started
-        result = error_rates(dataset.texts, hypotheses)
-        audio_seconds = sum(u.duration or 0 for u in dataset)
-        result.update(real_time_factor=seconds / max(audio_seconds, 1e-9), audio_seconds=audio_seconds,
-                      model=str(self.path), skipped_rows=len(dataset.problems))
-        if return_details:
-            result["utterances"] = [{"audio": str(u.audio), "speaker": u.speaker, "reference": u.text,
-                                     "hypothesis": h} for u, h in zip(dataset, hypotheses)]
-        return result
+        dataset = evaluation_dataset(data, get_domain(domain).normalizer)
+        return score(dataset, self.transcribe, str(self.path), return_details)
 
 
 class OnnxModel(ExportedModel):

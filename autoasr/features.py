@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from autoasr.audio import MODEL_SAMPLE_RATE, read_audio
 from autoasr.data import Dataset
+from autoasr.paths import cache_dir
 
 FEATURE_CACHE_VERSION = 1
 
@@ -72,8 +73,7 @@ class Frontend(torch.nn.Module):
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("AUTOASR_CACHE") or Path.home() / ".cache" / "autoasr"
-    return Path(root) / "features"
+    return cache_dir("features")
 
 
 def feature_cache_key(dataset: Dataset, config: FrontendConfig) -> str:

@@ -18,6 +18,8 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autoasr.paths import cache_dir
+
 # best tuning WER of the default CRNN after N full passes over ~15 minutes of FSDD audio (2-core CPU)
 PRIOR_CURVE = {1: 1.0, 3: 0.98, 5: 0.64, 7: 0.37, 10: 0.19, 13: 0.13, 16: 0.07, 20: 0.035, 30: 0.02}
 PRIOR_AUDIO_SECONDS_PER_SECOND = 370.0  # CRNN small, 2 CPU cores, batch 32
@@ -25,8 +27,7 @@ SEARCH_SHARE_OF_BEST_TRIAL = 0.45  # the winner typically trains for ~45% of the
 
 
 def history_file() -> Path:
-    root = os.environ.get("AUTOASR_CACHE") or Path.home() / ".cache" / "autoasr"
-    return Path(root) / "runs.jsonl"
+    return cache_dir("runs.jsonl")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from autoasr.models import build_model
 from autoasr.storage import load_weights, read_json
 from autoasr.text import CharVocabulary
 from autoasr.trainer import transcribe_features
-
 from autoasr.trial_runner import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 
 

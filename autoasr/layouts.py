@@ -20,8 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from autoasr.data import (AUDIO_COLUMN_ALIASES, DataError, Dataset, Problem, read_manifest_records,
-                          records_to_dataset)
+from autoasr.data import (
+    AUDIO_COLUMN_ALIASES,
+    DataError,
+    Dataset,
+    Problem,
+    read_manifest_records,
+    records_to_dataset,
+)
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
 MANIFEST_NAMES = ("manifest.csv", "manifest.tsv", "manifest.jsonl")

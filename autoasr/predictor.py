@@ -23,18 +23,24 @@ import torch
 from autoasr.callbacks import FitCallback, emit
 from autoasr.data import DataError, Dataset, Problem, load_dataset, split_tuning
 from autoasr.domains import apply_search_overrides, get_domain
-from autoasr.forecast import forecast_budget, record_run
+from autoasr.evaluation import evaluation_dataset, score
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
+from autoasr.forecast import forecast_budget, record_run
 from autoasr.inference import TrainedModel
-from autoasr.metrics import error_rates
 from autoasr.resources import release_memory, training_threads
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
 from autoasr.trainer import SplitTensors, emissions
 from autoasr.training_data import expand_training_set
-from autoasr.trial_runner import (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE, TRIAL_FILE, close_interrupted,
-                                  new_trial_record, run_recorded_trial)
+from autoasr.trial_runner import (
+    MODEL_SPEC_FILE,
+    MODEL_WEIGHTS_FILE,
+    TRIAL_FILE,
+    close_interrupted,
+    new_trial_record,
+    run_recorded_trial,
+)
 
 PREDICTOR_FILE = "predictor.json"
 FORMAT_VERSION = 1
@@ -413,24 +419,12 @@ class ASRPredictor:
 
         The scores are kept with the run (``evaluations.json``) and shown in its model card unless ``record=False``.
         """
-        dataset = data if isinstance(data, Dataset) else load_dataset(data, domain=self.domain_spec.normalizer)
-        if not isinstance(data, Dataset) and any(u.split == "test" for u in dataset):
-            dataset = dataset.with_split("test")
-        trained = self.model(model)
-        started = time.perf_counter()
-        hypotheses = trained.transcribe([u.audio for u in dataset])
-        seconds = time.perf_counter() - started
-        result = error_rates(dataset.texts, hypotheses)
-        audio_seconds = sum(u.duration or 0 for u in dataset)
-        result.update(real_time_factor=seconds / max(audio_seconds, 1e-9), audio_seconds=audio_seconds,
-                      model=model or self.best_trial_id, skipped_rows=len(dataset.problems))
+        dataset = evaluation_dataset(data, self.domain_spec.normalizer)
+        result = score(dataset, self.model(model).transcribe, model or self.best_trial_id, return_details)
         if record:
             from autoasr.cards import record_evaluation
 
             record_evaluation(self, result, dataset)  # the model card shows test scores next to tuning scores
-        if return_details:
-            result["utterances"] = [{"audio": str(u.audio), "speaker": u.speaker, "reference": u.text,
-                                     "hypothesis": h} for u, h in zip(dataset, hypotheses)]
         return result
 
     # ------------------------------------------------------------------ persistence

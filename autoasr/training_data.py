@@ -17,6 +17,7 @@ from autoasr.audio import MODEL_SAMPLE_RATE, read_audio
 from autoasr.augment import AugmentationRecipe, augmented_copies, recipe_for_domain
 from autoasr.data import Dataset, load_dataset
 from autoasr.domains import Domain
+from autoasr.paths import cache_dir
 from autoasr.splice import write_spliced_dataset
 
 # domains whose real audio differs from clean training audio get one augmented copy of each clip
@@ -25,8 +26,7 @@ SPLICED_SHARE = 0.25  # spliced strings per isolated take
 
 
 def cache_root() -> Path:
-    root = os.environ.get("AUTOASR_CACHE") or Path.home() / ".cache" / "autoasr"
-    return Path(root) / "training_data"
+    return cache_dir("training_data")
 
 
 def _key(*parts) -> str:
