@@ -46,9 +46,7 @@ def test_two_node_cluster_on_loopback_runs_the_search(tiny_corpus, tmp_path):
     # inside the namespace loopback is the only address, so Ray's multi-node mode stays on 127.0.0.1
     environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
     port = "6391"
-    # one short temp folder for both nodes: Unix socket paths must stay short, and a default /tmp/ray
-    # left by another Ray session on this machine must not be picked up
-    common = ["--num-cpus", "1", "--disable-usage-stats", "--temp-dir", tempfile.mkdtemp(prefix="ray", dir="/tmp")]
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
 
     def ray_start(*arguments):
         started = subprocess.run([*inside, ray_cli, "start", *arguments, *common], capture_output=True, text=True,
@@ -57,7 +55,10 @@ def test_two_node_cluster_on_loopback_runs_the_search(tiny_corpus, tmp_path):
 
     try:
         subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
-        ray_start("--head", "--port", port, "--include-dashboard", "false")
+        # the head's own short temp folder (Unix socket paths must stay short); a worker node on the
+        # same machine keeps Ray's default one, as `ray start --address` expects
+        ray_start("--head", "--port", port, "--include-dashboard", "false",
+                  "--temp-dir", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
         ray_start("--address", f"127.0.0.1:{port}")
         nodes = subprocess.run([*inside, sys.executable, "-c", f"import ray; ray.init(address='127.0.0.1:{port}'); "
                                 "print(sorted(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))"],
