@@ -11,7 +11,7 @@ import io
 import json
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -321,6 +321,3 @@ def split_tuning(dataset: Dataset, fraction: float = 0.15, seed: int = 0, min_sp
         raise DataError(f"{dataset.name}: too little data to hold out a tuning set ({len(dataset)} utterances)")
     return dataset.subset(training, f"{dataset.name}:train"), dataset.subset(tuning, f"{dataset.name}:tuning")
 
-
-def relabel(utterance: Utterance, **changes) -> Utterance:
-    return replace(utterance, **changes)

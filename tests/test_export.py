@@ -24,7 +24,6 @@ from autoasr.features import Frontend, FrontendConfig
 from autoasr.inference import TrainedModel
 from autoasr.text import CharVocabulary
 from autoasr.trainer import pad_batch
-from test_long_audio import robust_digit_model  # noqa: F401,I001  (a fixture: trained once, kept on disk)
 
 DIGIT_TEXT = "zero one two three four five six seven eight nine"
 

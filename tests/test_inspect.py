@@ -3,23 +3,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 
 from autoasr.cli import main
 from autoasr.inspection import InspectionReport, inspect_dataset
+from audio_clips import write_audio
 
 
-def write_audio(path: Path, seconds: float = 0.3, rate: int = 16000, channels: int = 1) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    generator = np.random.default_rng(zlib.crc32(path.name.encode()))
-    samples = (0.1 * generator.standard_normal((int(seconds * rate), channels))).astype(np.float32)
-    soundfile.write(str(path), samples if channels > 1 else samples[:, 0], rate)
-    return path
 
 
 @pytest.fixture()

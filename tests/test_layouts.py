@@ -3,26 +3,17 @@ from __future__ import annotations
 
 import os
 import zipfile
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 
 from autoasr import load_dataset
 from autoasr.data import DataError
 from autoasr.layouts import (FSDD_PATTERN, LAYOUTS, FilenamePattern, detect_layout, read_corpus,
                              read_filename_pattern, split_name)
+from audio_clips import write_audio
 
 
-def write_audio(path: Path, seconds: float = 0.3, rate: int = 16000, channels: int = 1) -> Path:
-    """A short noise clip; the seed comes from the name, so no two files share content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    generator = np.random.default_rng(zlib.crc32(path.name.encode()))
-    samples = (0.1 * generator.standard_normal((int(seconds * rate), channels))).astype(np.float32)
-    soundfile.write(str(path), samples if channels > 1 else samples[:, 0], rate)
-    return path
 
 
 def texts_by_id(dataset) -> dict[str, str]:

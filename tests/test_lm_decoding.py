@@ -9,7 +9,6 @@ import torch
 
 from autoasr.decoding import greedy_decode
 from autoasr.lm_decoding import LexiconDecoder, NGramModel, compare_decoders, kenlm_available
-from autoasr.metrics import error_rates
 from autoasr.text import CharVocabulary
 
 COMMANDS = [

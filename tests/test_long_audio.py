@@ -6,8 +6,6 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -29,65 +27,6 @@ NUM_TAKES = 40
 FSDD_RATE = 8000
 
 
-@pytest.fixture(scope="session")
-def robust_digit_model(fsdd_subset, tmp_path_factory):
-    """A small convnet trained on the FSDD subset's training takes plus copies of them with 0.05-0.4 s of
-    low noise before and after.
-
-    FSDD takes are trimmed tightly: a model that never heard a pause around a word misreads the
-    segments of a long recording (0.05 s of silence around each take raised such a model's WER from
-    21% to 37% here), so the copies teach it what the segmenter's padding sounds like. Training runs
-    a fixed number of epochs (about 40 s on one busy core). The model is kept in the session's cache
-    folder, so ``tests/test_export.py`` (which imports this fixture) reuses it.
-    """
-    import os
-
-    import torch
-
-    from autoasr import load_dataset
-    from autoasr.data import Dataset, split_tuning
-    from autoasr.features import FrontendConfig, compute_features
-    from autoasr.inference import TrainedModel
-    from autoasr.storage import save_weights, write_json
-    from autoasr.text import CharVocabulary
-    from autoasr.trainer import SplitTensors, train_trial
-
-    kept = Path(os.environ["AUTOASR_CACHE"]) / "test-models" / "robust-digits-convnet"
-    if (kept / "model.safetensors").is_file():
-        return TrainedModel.load(kept)
-
-    train = load_dataset(fsdd_subset, split="train", domain="digits")
-    padded_dir = tmp_path_factory.mktemp("padded_takes")
-    generator = np.random.default_rng(0)
-    copies = []
-    for utterance in train:
-        samples, rate = soundfile.read(utterance.audio, dtype="float32")
-        level = 10 ** generator.uniform(-4.5, -2.5)
-
-        def margin():
-            return (generator.standard_normal(int(generator.uniform(0.05, 0.4) * rate)) * level).astype(np.float32)
-
-        path = padded_dir / f"padded_{Path(utterance.audio).name}"
-        soundfile.write(path, np.concatenate([margin(), samples, margin()]), rate)
-        copies.append(replace(utterance, audio=path, duration=None, utterance_id=f"padded-{utterance.utterance_id}"))
-    combined = Dataset(list(train) + copies, name="fsdd-subset+padded")
-    train_split, tuning_split = split_tuning(combined, seed=0)
-    vocabulary = CharVocabulary.from_texts(combined.texts)
-    config = {"model": "convnet", "size": "small", "learning_rate": 3e-3, "dropout": 0.1, "augment": 1.0,
-              "batch_size": 32, "frontend": "logmel", "max_epochs": 40, "patience": 100}
-    tensors = [SplitTensors.build(compute_features(split, FrontendConfig(), progress=False).features, split.texts,
-                                  vocabulary) for split in (train_split, tuning_split)]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # on a shared 2-core machine, 2 threads made epochs 15x slower (busy-waiting)
-    try:
-        outcome = train_trial(config, *tensors, vocabulary, deadline=time.time() + 600, seed=0)
-    finally:
-        torch.set_num_threads(threads)
-    assert outcome.state_dict is not None
-    model = TrainedModel.build({**config, "num_features": 40}, vocabulary, outcome.state_dict)
-    write_json(kept / "model.json", {"config": model.config, "vocabulary": list(vocabulary.symbols)})
-    save_weights(kept / "model.safetensors", outcome.state_dict)
-    return model
 
 
 @pytest.fixture(scope="session")

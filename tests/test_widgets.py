@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import shutil
 import stat
 import subprocess
 import sys
