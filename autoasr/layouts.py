@@ -132,7 +132,8 @@ def _build_dataset(
 
 def _record(audio: Path, text: str, speaker: str | None = None, split: str | None = None,
             utterance_id: str | None = None) -> dict:
-    record = {"audio": str(audio), "text": text}
+    # absolute: callers build the path from the corpus folder, which may be relative to the working folder
+    record = {"audio": str(Path(audio).absolute()), "text": text}
     if speaker:
         record["speaker"] = speaker
     if split:

@@ -141,6 +141,19 @@ def test_fsdd_is_an_instance_of_the_filename_pattern_reader(tmp_path):
     assert (len(train), len(test)) == (1, 2)
 
 
+def test_a_corpus_given_by_a_relative_path_reads_from_any_working_folder(tmp_path, monkeypatch):
+    for name in ("0_anna_0", "7_anna_12"):
+        write_audio(tmp_path / "corpora" / "fsdd" / "recordings" / f"{name}.wav", rate=8000)
+    write_audio(tmp_path / "corpora" / "lj" / "wavs" / "LJ001-0001.wav", rate=22050)
+    (tmp_path / "corpora" / "lj" / "metadata.csv").write_text("LJ001-0001|one|one\n")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    for relative, count in (("../corpora/fsdd", 2), ("../corpora/lj", 1)):
+        dataset = read_corpus(relative)
+        assert len(dataset) == count and not dataset.problems, dataset.problems
+        assert all(u.audio.is_file() for u in dataset)
+
+
 def test_yesno_names_become_yes_no_words(tmp_path):
     write_audio(tmp_path / "0_1_1_0.wav", rate=8000)
     write_audio(tmp_path / "1_1_1_1.wav", rate=8000)
