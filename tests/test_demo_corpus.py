@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr.demo_corpus import DEMO_SAMPLE_RATE, DEMO_VOCABULARY, prepare_demo_corpus
+from autoasr.demo_corpus import DEMO_SAMPLE_RATE, DEMO_VOCABULARY, prepare_demo_corpus, prepare_spoken_corpus
 
 SMALL = {"num_speakers": 4, "repeats": 1, "seed": 0}
 
@@ -153,3 +153,26 @@ def test_bad_arguments_are_rejected(tmp_path):
         prepare_demo_corpus(tmp_path, num_speakers=1)
     with pytest.raises(ValueError):
         prepare_demo_corpus(tmp_path, repeats=0)
+
+
+def test_spoken_corpus_says_your_sentences_in_another_language_with_held_out_voices(tmp_path):
+    texts = ["ndiyo", "hapana", "ndiyo, hapana"]  # a comma must survive the CSV manifest
+    manifest = prepare_spoken_corpus(tmp_path / "sw", texts, language="sw", num_speakers=3,
+                                     num_test_speakers=1, repeats=1)
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["text"] for row in rows) == sorted(texts * 3)
+    test = {row["speaker"] for row in rows if row["split"] == "test"}
+    train = {row["speaker"] for row in rows if row["split"] == "train"}
+    assert len(test) == 1 and len(train) == 2
+    speakers = json.loads((manifest.parent / "corpus.json").read_text())["speakers"]
+    assert all(s["voice"].startswith("sw+") for s in speakers)
+    assert len({s["voice"] for s in speakers}) == 3  # distinct voice variants
+    for row in rows:
+        assert np.sqrt(np.mean(_read(manifest, row) ** 2)) > 0.02, row
+    assert prepare_spoken_corpus(tmp_path / "sw", texts, language="sw", num_speakers=3,
+                                 num_test_speakers=1, repeats=1) == manifest  # cached
+    with pytest.raises(ValueError, match="no language"):
+        prepare_spoken_corpus(tmp_path / "xx", texts, language="xx-nowhere")
+    with pytest.raises(ValueError):
+        prepare_spoken_corpus(tmp_path / "xx", texts, num_speakers=2, num_test_speakers=2)
