@@ -13,7 +13,8 @@ import sys
 
 class FitCallback:
     def on_search_start(self, info: dict) -> None:
-        """``info``: time_limit, presets, num_train, num_tuning, search_space (names to choices)."""
+        """``info``: time_limit, presets, num_train, num_tuning, search_space (names to choices),
+        pretrained (the pretrained encoders searched) and pretrained_reason (why none, or what was skipped)."""
 
     def on_trial_start(self, trial_id: str, config: dict) -> None:
         pass
@@ -44,6 +45,11 @@ class PrintProgress(FitCallback):
             self._print(f"skipped {info['skipped_rows']} rows, e.g. " + "; ".join(info.get("skipped_examples", [])))
         if info.get("forecast_text"):
             self._print(f"forecast: {info['forecast_text']}")
+        if info.get("pretrained"):
+            self._print("pretrained encoders in the search: " + "; ".join(info["pretrained"]))
+        if info.get("pretrained_reason"):
+            self._print(f"{'pretrained' if info.get('pretrained') else 'no pretrained candidate'}: "
+                        f"{info['pretrained_reason']}")
 
     def on_trial_start(self, trial_id, config):
         summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())

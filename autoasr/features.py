@@ -1,4 +1,4 @@
-"""Acoustic frontends (log-mel, MFCC) and an on-disk feature cache shared by every trial.
+"""Acoustic frontends (log-mel, MFCC, raw waveform frames) and an on-disk feature cache shared by every trial.
 
 Features are computed once per (dataset content, frontend settings) and stored as one safetensors
 file, so a search of twenty trials reads audio once and a second run reads none.
@@ -21,17 +21,26 @@ from tqdm.auto import tqdm
 from autoasr.audio import MODEL_SAMPLE_RATE, read_audio
 from autoasr.data import Dataset
 from autoasr.paths import cache_dir
+from autoasr.pretrained import ENCODER_SAMPLE_RATE, SAMPLES_PER_FRAME, WaveformFrames
 
 FEATURE_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class FrontendConfig:
-    """How waveforms become feature frames (25 ms windows every 10 ms)."""
+    """How waveforms become feature frames (25 ms windows every 10 ms; raw 10 ms frames for "waveform").
 
-    kind: str = "logmel"  # "logmel" or "mfcc"
+    >>> FrontendConfig(kind="waveform").num_features      # the samples of one 10 ms frame
+    160
+    """
+
+    kind: str = "logmel"  # "logmel", "mfcc" or "waveform" (the input of pretrained wav2vec2 encoders)
     num_features: int = 40
     sample_rate: int = MODEL_SAMPLE_RATE
+
+    def __post_init__(self):
+        if self.kind == "waveform":  # the frame width is fixed by the encoders' 10 ms frames
+            object.__setattr__(self, "num_features", SAMPLES_PER_FRAME)
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -43,6 +52,8 @@ class Frontend(torch.nn.Module):
     >>> frontend = Frontend(FrontendConfig())
     >>> frontend(torch.zeros(16000)).shape
     torch.Size([101, 40])
+    >>> Frontend(FrontendConfig(kind="waveform"))(torch.zeros(16000)).shape     # samples, not normalised
+    torch.Size([100, 160])
     """
 
     def __init__(self, config: FrontendConfig):
@@ -50,6 +61,12 @@ class Frontend(torch.nn.Module):
         self.config = config
         window = int(0.025 * config.sample_rate)
         hop = int(0.010 * config.sample_rate)
+        self.hop_length = hop  # samples between frames
+        if config.kind == "waveform":
+            if config.sample_rate != ENCODER_SAMPLE_RATE:
+                raise ValueError("the waveform frontend reads 16 kHz audio (wav2vec2 encoders are trained on it)")
+            self.transform = WaveformFrames()
+            return
         mel_options = {"n_fft": 512, "win_length": window, "hop_length": hop, "n_mels": max(config.num_features, 40)}
         if config.kind == "logmel":
             mel_options["n_mels"] = config.num_features
@@ -59,9 +76,11 @@ class Frontend(torch.nn.Module):
                 sample_rate=config.sample_rate, n_mfcc=config.num_features, melkwargs=mel_options
             )
         else:
-            raise ValueError(f"unknown frontend '{config.kind}' (choose logmel or mfcc)")
+            raise ValueError(f"unknown frontend '{config.kind}' (choose logmel, mfcc or waveform)")
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        if self.config.kind == "waveform":  # the encoder normalises (or not) as it was pretrained
+            return self.transform(waveform)
         frames = self.transform(waveform)
         if self.config.kind == "logmel":
             frames = torch.log(frames + 1e-6)

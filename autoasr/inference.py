@@ -10,7 +10,7 @@ import torch
 from autoasr.audio import as_samples
 from autoasr.decoding import greedy_decode
 from autoasr.features import Frontend, FrontendConfig
-from autoasr.models import build_model
+from autoasr.models import build_network
 from autoasr.storage import load_weights, read_json
 from autoasr.text import CharVocabulary
 from autoasr.trainer import transcribe_features
@@ -31,8 +31,9 @@ class TrainedModel:
     def build(cls, config: dict, vocabulary: CharVocabulary, state_dict: dict | None = None) -> "TrainedModel":
         frontend = Frontend(FrontendConfig(kind=config.get("frontend", "logmel"),
                                            num_features=int(config.get("num_features", 40))))
-        network = build_model(config["model"], config["size"], frontend.config.num_features, len(vocabulary),
-                              config.get("dropout", 0.1))
+        # a saved model is rebuilt from its config alone (a pretrained encoder from its stored architecture)
+        network = build_network(config, frontend.config.num_features, len(vocabulary),
+                                pretrained_weights=state_dict is None)
         if state_dict is not None:
             network.load_state_dict(state_dict)
         network.eval()
@@ -66,6 +67,11 @@ class TrainedModel:
     @property
     def sample_rate(self) -> int:
         return self.frontend.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        """Samples between feature frames."""
+        return self.frontend.hop_length
 
     def features(self, audio) -> torch.Tensor:
         samples = torch.from_numpy(as_samples(audio, self.sample_rate))

@@ -137,14 +137,67 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
 }
 
 
-def build_model(family: str, size: str, num_features: int, vocabulary_size: int, dropout: float = 0.1) -> nn.Module:
-    """Instantiate a model family at a size preset."""
+# a pretrained wav2vec2 encoder with a CTC head (autoasr.pretrained): a family only where weights are at
+# hand, so it is not in MODEL_FAMILIES; its "size" names the encoder, and its weights come from the config
+PRETRAINED_FAMILY = "wav2vec2"
+
+
+def build_model(family: str, size: str, num_features: int, vocabulary_size: int, dropout: float = 0.1,
+                **pretrained) -> nn.Module:
+    """Instantiate a model family at a size preset.
+
+    ``wav2vec2`` takes ``checkpoint`` (fine-tuning starts from its pretrained weights) or ``encoder_config``
+    and ``normalize_waveform`` (the architecture alone, for fine-tuned weights loaded afterwards).
+    """
+    if family == PRETRAINED_FAMILY:
+        from autoasr.pretrained import pretrained_model_family
+
+        if not pretrained.get("checkpoint") and not pretrained.get("encoder_config"):
+            raise ValueError("a wav2vec2 model needs its encoder: a 'checkpoint' path or an 'encoder_config'")
+        return pretrained_model_family([]).build(num_features, vocabulary_size, dropout=dropout, **pretrained)
     if family not in MODEL_FAMILIES:
-        raise ValueError(f"unknown model family '{family}' (choose from {', '.join(MODEL_FAMILIES)})")
+        raise ValueError(f"unknown model family '{family}' (choose from {', '.join(MODEL_FAMILIES)}, "
+                         f"or {PRETRAINED_FAMILY} with a pretrained encoder)")
     sizes = MODEL_FAMILIES[family].sizes
     if size not in sizes:
         raise ValueError(f"unknown size '{size}' for {family} (choose from {', '.join(sizes)})")
     return MODEL_FAMILIES[family].build(num_features, vocabulary_size, dropout=dropout, **sizes[size])
+
+
+def build_network(config: dict, num_features: int, vocabulary_size: int, pretrained_weights: bool = True) -> nn.Module:
+    """The network a trial config (or a saved model's config) describes.
+
+    A wav2vec2 config starts from its ``checkpoint``'s weights when ``pretrained_weights`` (training);
+    otherwise it is built from the ``encoder_config`` a saved model keeps, so that loading fine-tuned
+    weights does not need the checkpoint file any more.
+
+    >>> build_network({"model": "crnn", "size": "tiny"}, 40, 30).__class__.__name__
+    'CRNN'
+    """
+    options = {}
+    if config["model"] == PRETRAINED_FAMILY:
+        if config.get("encoder_config") and not (pretrained_weights and config.get("checkpoint")):
+            options = {"encoder_config": config["encoder_config"],
+                       "normalize_waveform": bool(config.get("normalize_waveform", False))}
+        else:
+            options = {"checkpoint": config.get("checkpoint")}
+    return build_model(config["model"], config["size"], num_features, vocabulary_size, config.get("dropout", 0.1),
+                       **options)
+
+
+def model_spec_config(config: dict) -> dict:
+    """The config a saved model's ``model.json`` keeps: the trial's settings, its feature width and, for
+    a pretrained encoder, the encoder's architecture (so the saved model loads without the checkpoint).
+    """
+    from autoasr.features import FrontendConfig
+
+    spec = {**config, "num_features": FrontendConfig(kind=config.get("frontend", "logmel")).num_features}
+    if config["model"] == PRETRAINED_FAMILY and not spec.get("encoder_config"):
+        from autoasr.pretrained import read_encoder
+
+        encoder = read_encoder(config["checkpoint"])
+        spec.update(encoder_config=encoder.config, normalize_waveform=encoder.normalize_waveform)
+    return spec
 
 
 def count_parameters(model: nn.Module) -> int:

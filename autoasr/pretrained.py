@@ -50,8 +50,9 @@ class PretrainedEncoder:
     parameters: int = 0
 
     def describe(self) -> str:
+        count = f"{self.parameters / 1e6:.1f} M" if self.parameters >= 100_000 else f"{self.parameters / 1e3:.0f} k"
         return (f"{self.name}: wav2vec2 encoder, {self.config['encoder_num_layers']} layers of "
-                f"{self.config['encoder_embed_dim']} dims, {self.parameters / 1e6:.1f} M parameters ({self.path})")
+                f"{self.config['encoder_embed_dim']} dims, {count} parameters ({self.path})")
 
 
 class PretrainedEncoders(list):
@@ -178,6 +179,15 @@ class WaveformFrames(nn.Module):
         return waveform.reshape(*waveform.shape[:-1], -1, SAMPLES_PER_FRAME)
 
 
+def normalize_padded_waveform(waveform: torch.Tensor, sample_lengths: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per utterance over its real samples; the padding stays zero."""
+    mask = (torch.arange(waveform.shape[1], device=waveform.device)[None] < sample_lengths[:, None]).float()
+    count = mask.sum(1, keepdim=True).clamp(min=1)
+    mean = (waveform * mask).sum(1, keepdim=True) / count
+    variance = (((waveform - mean) * mask) ** 2).sum(1, keepdim=True) / count
+    return (waveform - mean) / (variance + 1e-7).sqrt() * mask
+
+
 class Wav2Vec2CTC(nn.Module):
     """A wav2vec2 encoder with a linear CTC head, speaking the models' interface:
     (features (batch, time, 160) from :class:`WaveformFrames`, lengths in frames) ->
@@ -203,11 +213,7 @@ class Wav2Vec2CTC(nn.Module):
         else:
             waveform, sample_lengths = features, lengths
         if self.normalize_waveform:
-            mask = (torch.arange(waveform.shape[1], device=waveform.device)[None] < sample_lengths[:, None]).float()
-            count = mask.sum(1, keepdim=True).clamp(min=1)
-            mean = (waveform * mask).sum(1, keepdim=True) / count
-            variance = (((waveform - mean) * mask) ** 2).sum(1, keepdim=True) / count
-            waveform = (waveform - mean) / (variance + 1e-7).sqrt() * mask
+            waveform = normalize_padded_waveform(waveform, sample_lengths)
         hidden, out_lengths = self.encoder(waveform, sample_lengths)
         if out_lengths is None:
             out_lengths = torch.full((hidden.shape[0],), hidden.shape[1], dtype=torch.long, device=hidden.device)
@@ -257,6 +263,72 @@ def search_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
     learning rate, raw-waveform frames and no SpecAugment (the frames are samples, not spectra)."""
     return [{"model": "wav2vec2", "size": encoder.name, "frontend": "waveform", "learning_rate": 1e-4,
              "dropout": 0.1, "augment": 0.0, "batch_size": 8} for encoder in encoders]
+
+
+FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt
+SIZE_ORDER = ("tiny", "small", "medium")
+
+
+def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
+    """``preset`` (an :class:`autoasr.search.Preset`) with the encoders in its search: ``wav2vec2`` among
+    the searched model families and, where the preset has a portfolio, one candidate per encoder right
+    after its first configuration (a quick result first, then the pretrained encoders). A preset that
+    searches nothing (``single``) and an empty ``encoders`` leave it as it was.
+
+    The checkpoints travel in ``preset.extra["pretrained_checkpoints"]`` for backends in other processes.
+    """
+    from dataclasses import replace
+
+    from autogluon.common import space
+
+    models = preset.space.get("model")
+    if not encoders or not isinstance(models, space.Categorical):
+        return preset
+    choices = list(models.data) + ([] if "wav2vec2" in models.data else ["wav2vec2"])
+    portfolio = tuple(preset.portfolio)
+    if portfolio:
+        portfolio = portfolio[:1] + tuple(search_candidates(encoders)) + portfolio[1:]
+    return replace(preset, space={**preset.space, "model": space.Categorical(*choices)}, portfolio=portfolio,
+                   extra={**preset.extra, "pretrained_checkpoints": [str(encoder.path) for encoder in encoders]})
+
+
+def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
+    """What a search says about pretrained encoders: ``pretrained`` (the encoders it may fine-tune) and
+    ``pretrained_reason`` (why none, or what was skipped). ``preset`` is the one after
+    :func:`with_pretrained_candidates`.
+    """
+    searched = bool(encoders) and "pretrained_checkpoints" in preset.extra
+    if encoders and not searched:
+        reason = (f"the '{preset.name}' preset trains one fixed configuration, so the pretrained encoders "
+                  f"({', '.join(encoder.name for encoder in encoders)}) are not tried: use presets 'default'")
+    else:
+        reason = getattr(encoders, "reason", "")
+    return {"pretrained": [encoder.describe() for encoder in encoders] if searched else [],
+            "pretrained_reason": reason}
+
+
+def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder]) -> dict:
+    """A searched configuration made trainable: a ``wav2vec2`` one gets its encoder's ``checkpoint``, the
+    ``waveform`` frontend, no SpecAugment and a fine-tuning learning rate; its ``size`` names the encoder
+    (a size preset drawn by the searcher picks among the encoders by their parameter count). Other
+    configurations are returned unchanged.
+
+    >>> resolve_trial_config({"model": "crnn", "size": "tiny"}, [])
+    {'model': 'crnn', 'size': 'tiny'}
+    """
+    if config.get("model") != "wav2vec2":
+        return config
+    if not encoders:
+        raise ValueError("a wav2vec2 configuration was proposed but no pretrained encoder is at hand")
+    by_name = {encoder.name: encoder for encoder in encoders}
+    encoder = by_name.get(config.get("size"))
+    if encoder is None:
+        ranked = sorted(encoders, key=lambda e: e.parameters)
+        position = SIZE_ORDER.index(config["size"]) if config.get("size") in SIZE_ORDER else 0
+        encoder = ranked[round(position * (len(ranked) - 1) / (len(SIZE_ORDER) - 1))]
+    return {**config, "size": encoder.name, "frontend": "waveform", "augment": 0.0,
+            "learning_rate": min(float(config.get("learning_rate", 1e-4)), FINE_TUNING_MAX_LEARNING_RATE),
+            "checkpoint": str(encoder.path)}
 
 
 def tiny_wav2vec2_config(embed_dim: int = 32, layers: int = 2, heads: int = 2) -> dict:

@@ -7,6 +7,7 @@ first a portfolio of configurations known to do well (cheapest first), then rand
 from __future__ import annotations
 
 import logging
+import pickle
 import statistics
 from dataclasses import dataclass, field
 from typing import Callable
@@ -88,12 +89,31 @@ def describe_space(search_space: dict) -> dict:
     return described
 
 
+_OUTSIDE_SPACE = "autoasr:outside-space"
+
+
 class PortfolioSearcher(LocalRandomSearcher):
     """Random search that first proposes a fixed portfolio of strong configurations (warm start)."""
 
     def __init__(self, *, portfolio=(), skip=(), **kwargs):
         super().__init__(**kwargs)
-        self._portfolio = [dict(config) for config in portfolio if dict(config) not in [dict(s) for s in skip]]
+        tried = [dict(s) for s in skip]  # a tried config may hold more keys (a pretrained encoder's checkpoint)
+        self._portfolio = [dict(config) for config in portfolio
+                           if not any(all(t.get(k) == v for k, v in dict(config).items()) for t in tried)]
+
+    def _pickle_config(self, config: dict) -> bytes:
+        # a portfolio entry may hold values the sampled space does not (a pretrained encoder's name as its
+        # size, the waveform frontend): it is keyed by its plain items instead of category indexes
+        try:
+            return super()._pickle_config(config)
+        except AssertionError:
+            return pickle.dumps((_OUTSIDE_SPACE, sorted(config.items())))
+
+    def _unpickle_config(self, config_pkl: bytes) -> dict:
+        stored = pickle.loads(config_pkl)
+        if isinstance(stored, tuple) and stored and stored[0] == _OUTSIDE_SPACE:
+            return dict(stored[1])
+        return super()._unpickle_config(config_pkl)
 
     def get_config(self, **kwargs) -> dict:
         while self._portfolio:

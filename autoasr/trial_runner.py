@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from autoasr.models import model_spec_config
 from autoasr.storage import save_weights, write_json
 from autoasr.text import CharVocabulary
 from autoasr.trainer import SplitTensors, train_trial
@@ -64,7 +65,7 @@ def run_recorded_trial(
 
     def save_best(state: dict, metrics: dict) -> None:
         save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
-        write_json(trial_dir / MODEL_SPEC_FILE, {"config": {**config, "num_features": 40},
+        write_json(trial_dir / MODEL_SPEC_FILE, {"config": model_spec_config(config),
                                                 "vocabulary": list(vocabulary.symbols)})
 
     try:
