@@ -104,10 +104,9 @@ def leaderboard_with_baselines(predictor, test_data, baselines=("pocketsphinx",)
     import pandas
 
     from autoasr.data import Dataset, load_dataset
-    from autoasr.domains import get_domain
 
     dataset = test_data if isinstance(test_data, Dataset) else load_dataset(
-        test_data, domain=get_domain(predictor.domain).normalizer)
+        test_data, domain=predictor.domain_spec.normalizer)
     if not isinstance(test_data, Dataset) and any(u.split == "test" for u in dataset):
         dataset = dataset.with_split("test")
     best = predictor.leaderboard().iloc[0].to_dict()

@@ -128,8 +128,8 @@ def build_model_card(predictor) -> dict:
     data = saved.get("data", {})
     evaluations = [e for e in _evaluations(predictor) if e.get("model") in (None, predictor.best_trial_id)]
     summary = dict(predictor.fit_summary or saved.get("fit_summary") or {})
-    columns = [c for c in ("trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "parameters",
-                           "train_seconds") if c in leaderboard.columns]
+    columns = [c for c in ("trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms",
+                           "size_mb", "epochs", "parameters", "train_seconds") if c in leaderboard.columns]
     top = leaderboard[columns].head(5).to_dict(orient="records") if len(leaderboard) else []
     try:
         domain = get_domain(predictor.domain)
@@ -147,6 +147,8 @@ def build_model_card(predictor) -> dict:
             "frontend": config.get("frontend", "logmel"), "config": config,
             "vocabulary": list(predictor.vocabulary.symbols) if predictor.vocabulary else None,
             "epochs": best.get("epochs"), "best_epoch": best.get("best_epoch"), "stop_reason": best.get("stop_reason"),
+            "latency_ms": best.get("latency_ms"), "real_time_factor": best.get("rtf"), "size_mb": best.get("size_mb"),
+            "limits": dict(predictor.limits) or None,
             "files": ["best/model.json", "best/model.safetensors"],
         },
         "data": {"train": data.get("train"), "tuning": data.get("tuning"),
@@ -228,6 +230,9 @@ def render_model_card(card: dict) -> str:
     parameters = model.get("parameters")
     lines += [
         f"| Parameters | {parameters:,} |" if isinstance(parameters, int) else "| Parameters | n/a |",
+        (f"| Latency (one typical tuning clip, 1 CPU thread) | {model['latency_ms']} ms (real-time factor "
+         f"{model.get('real_time_factor')}); weights {model.get('size_mb')} MB |" if model.get("latency_ms") is not None
+         else "| Latency | not measured |"),
         f"| Budget | {budget.get('time_limit_seconds')} s time limit, {budget.get('trials')} trials "
         f"({budget.get('trials_ok')} finished) |",
         f"| Created | {card['created']} |",

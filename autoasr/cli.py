@@ -1,4 +1,4 @@
-"""The ``autoasr`` command line: demo, fit, evaluate, transcribe, leaderboard, inspect, export.
+"""The ``autoasr`` command line: demo, fit, evaluate, transcribe, leaderboard, select, inspect, export.
 
 Errors about the user's input are printed as one clear line and exit with status 2, never a traceback.
 """
@@ -36,8 +36,12 @@ def _format_leaderboard(predictor) -> str:
     frame = predictor.leaderboard()
     if frame.empty:
         return "(no trials)"
-    shown = frame[["trial_id", "model", "size", "val_wer", "val_cer", "status", "epochs", "train_seconds", "stop_reason"]]
-    return shown.to_string(index=False, float_format=lambda value: f"{value:.3f}")
+    return _format_rows(frame, ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms",
+                                "size_mb", "epochs", "train_seconds", "stop_reason"])
+
+
+def _format_rows(frame, columns: list[str]) -> str:
+    return frame[columns].to_string(index=False, float_format=lambda value: f"{value:.3f}")
 
 
 def command_fit(arguments) -> int:
@@ -51,8 +55,12 @@ def command_fit(arguments) -> int:
     predictor.fit(arguments.data, tuning_data=arguments.tuning_data, time_limit=arguments.time_limit,
                   presets=arguments.presets, resume=arguments.resume, backend=arguments.backend,
                   num_workers=arguments.num_workers, ray_address=arguments.ray_address,
-                  searcher=arguments.searcher, scheduler=arguments.scheduler)
+                  searcher=arguments.searcher, scheduler=arguments.scheduler,
+                  max_latency_ms=arguments.max_latency_ms, max_size_mb=arguments.max_size_mb,
+                  pretrained=arguments.pretrained)
     print(_format_leaderboard(predictor))
+    if predictor.fit_summary.get("limits_note"):
+        print(f"\nnote: {predictor.fit_summary['limits_note']}")
     print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
     return 0
 
@@ -118,6 +126,26 @@ def command_leaderboard(arguments) -> int:
     return 0
 
 
+def command_select(arguments) -> int:
+    from autoasr.predictor import ASRPredictor
+
+    predictor = ASRPredictor.load(arguments.model_dir)
+    print(f"Pareto front on {arguments.cost} (no other model is both more accurate and cheaper):")
+    print(_format_rows(predictor.pareto_front(arguments.cost), ["trial_id", "model", "size", "val_wer", "decoder",
+                                                                "latency_ms", "rtf", "size_mb"]))
+    chosen = predictor.select_best(max_latency_ms=arguments.max_latency_ms, max_size_mb=arguments.max_size_mb)
+    row = predictor.leaderboard().set_index("trial_id").loc[chosen]
+    print(f"\nbest model now: trial {chosen} ({row['model']} {row['size']}, validation WER {row['val_wer']:.2%}, "
+          f"{row['latency_ms']} ms, {row['size_mb']} MB); saved in {predictor.path}")
+    return 0
+
+
+def _add_limit_arguments(parser) -> None:
+    parser.add_argument("--max-latency-ms", type=float, default=None,
+                        help="the best model must transcribe a typical utterance within this many ms (1 CPU thread)")
+    parser.add_argument("--max-size-mb", type=float, default=None, help="the best model's weights must fit in this many MB")
+
+
 def command_inspect(arguments) -> int:
     from autoasr.inspection import inspect_dataset
 
@@ -155,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--scheduler", default="ASHA", choices=["ASHA", "FIFO"], help="Ray Tune trial scheduler")
     fit.add_argument("--output", default="autoasr_runs/model")
     fit.add_argument("--resume", action="store_true")
+    fit.add_argument("--pretrained", action="append", default=None, metavar="PATH",
+                     help="a wav2vec2 checkpoint (.safetensors) or a folder of them to fine-tune in the search; "
+                          "repeat for more (default: $AUTOASR_PRETRAINED)")
+    _add_limit_arguments(fit)
     fit.set_defaults(handler=command_fit)
 
     evaluate = commands.add_parser("evaluate", help="WER/CER of a trained model on labelled DATA")
@@ -173,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.add_argument("model_dir")
     leaderboard.add_argument("--json", action="store_true")
     leaderboard.set_defaults(handler=command_leaderboard)
+
+    select = commands.add_parser("select", help="make the most accurate model within latency/size limits the best one")
+    select.add_argument("model_dir")
+    _add_limit_arguments(select)
+    select.add_argument("--cost", default="latency_ms", choices=["latency_ms", "size_mb", "rtf", "parameters"],
+                        help="the cost the printed Pareto front trades against WER")
+    select.set_defaults(handler=command_select)
 
     export = commands.add_parser("export", help="write the best model as one self-contained ONNX or TorchScript file")
     export.add_argument("model_dir", help="a saved run, or one model folder (run/best, run/trials/<id>)")

@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from autoasr.pretrained import normalize_padded_waveform
+
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_FORMAT_VERSION = 1
 ONNX_OPSET = 17
@@ -145,6 +147,40 @@ class PortableFrontend(nn.Module):
         return (features - mean) / (std + 1e-5) * valid, frame_lengths
 
 
+class PortableWaveformFrames(nn.Module):
+    """The ``waveform`` frontend of pretrained wav2vec2 models for a zero-padded batch: raw 10 ms frames
+    (batch, frames, 160), samples past a row's end set to zero, as :class:`autoasr.pretrained.WaveformFrames`
+    and :func:`autoasr.trainer.pad_batch` give them.
+
+    >>> frames, lengths = PortableWaveformFrames()(torch.ones(2, 16000), torch.tensor([16000, 8080]))
+    >>> frames.shape, lengths.tolist()
+    (torch.Size([2, 100, 160]), [100, 51])
+    """
+
+    def __init__(self, samples_per_frame: int = 160):
+        super().__init__()
+        self.kind = "waveform"
+        self.n_fft = self.hop_length = self.win_length = int(samples_per_frame)
+
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = lengths.to(torch.long)
+        frame_lengths = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        num_samples = waveform.shape[1]
+        num_frames = (num_samples + self.hop_length - 1) // self.hop_length
+        # padding by index (the batch and time axes stay dynamic in an exported graph)
+        positions = torch.arange(num_frames * self.hop_length, dtype=torch.long, device=waveform.device)
+        index = torch.minimum(positions, torch.full_like(positions, 1) * (num_samples - 1))
+        padded = waveform[:, index] * (positions.unsqueeze(0) < lengths.unsqueeze(1)).to(waveform.dtype)
+        return padded.reshape(padded.shape[0], -1, self.hop_length), frame_lengths
+
+
+def portable_frontend(frontend) -> nn.Module:
+    """The exportable twin of an :class:`autoasr.features.Frontend` (log-mel, MFCC or raw waveform frames)."""
+    if frontend.config.kind == "waveform":
+        return PortableWaveformFrames(frontend.config.num_features)
+    return PortableFrontend(frontend)
+
+
 class ExportableSelfAttention(nn.Module):
     """``nn.MultiheadAttention`` (self-attention, sequence-first, eval mode) from plain operations with
     the same weights: PyTorch's implementation freezes the batch size into an exported graph."""
@@ -201,12 +237,57 @@ class ExportableConformerCTC(nn.Module):
         return self.output(hidden.transpose(0, 1)).log_softmax(dim=-1), lengths
 
 
+class ExportableWav2Vec2CTC(nn.Module):
+    """:class:`autoasr.pretrained.Wav2Vec2CTC` with the same weights, its padding mask built by
+    broadcasting: torchaudio's encoder expands the mask to the batch and time sizes (and zeroes padded
+    frames by boolean indexing), which an ONNX trace freezes to the example's shapes."""
+
+    def __init__(self, network):
+        super().__init__()
+        network = copy.deepcopy(network)
+        # the positional convolution's weight norm folded into a plain convolution: scripting would strip it
+        # from torchaudio's layer in place, and the class a deep copy shares with the trained model with it
+        position = network.encoder.encoder.transformer.pos_conv_embed
+        if nn.utils.parametrize.is_parametrized(position.conv):
+            weighted = position.conv
+            plain = nn.Conv1d(weighted.in_channels, weighted.out_channels, weighted.kernel_size,
+                              padding=weighted.padding, groups=weighted.groups, bias=weighted.bias is not None)
+            with torch.no_grad():
+                plain.weight.copy_(weighted.weight)
+                if weighted.bias is not None:
+                    plain.bias.copy_(weighted.bias)
+            position.conv = plain
+        self.feature_extractor = network.encoder.feature_extractor
+        self.feature_projection = network.encoder.encoder.feature_projection
+        self.transformer = network.encoder.encoder.transformer
+        self.output = network.output
+        self.normalize_waveform = bool(network.normalize_waveform)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        waveform = features.reshape(features.shape[0], -1)  # (batch, frames, 160) -> (batch, samples)
+        sample_lengths = lengths * features.shape[-1]
+        if self.normalize_waveform:
+            waveform = normalize_padded_waveform(waveform, sample_lengths)
+        hidden, out_lengths = self.feature_extractor(waveform, sample_lengths)
+        hidden = self.feature_projection(hidden)
+        steps = torch.arange(hidden.shape[1], device=hidden.device, dtype=out_lengths.dtype)
+        padding = steps.unsqueeze(0) >= out_lengths.unsqueeze(1)  # (batch, time)
+        hidden = hidden * (~padding).unsqueeze(2).to(hidden.dtype)
+        bias = -10000.0 * padding.to(hidden.dtype)[:, None, None, :]  # (batch, 1, 1, time)
+        attention_mask = bias + torch.zeros_like(hidden[:, :, :1]).unsqueeze(1)  # (batch, 1, time, time)
+        hidden = self.transformer(hidden, attention_mask=attention_mask)
+        return self.output(hidden).log_softmax(dim=-1), out_lengths.clamp(min=1)
+
+
 def exportable_network(network: nn.Module) -> nn.Module:
     """The network itself, or an equivalent module sharing its weights where export needs one."""
     from autoasr.models import ConformerCTC
+    from autoasr.pretrained import Wav2Vec2CTC
 
     if isinstance(network, ConformerCTC):
         return ExportableConformerCTC(network)
+    if isinstance(network, Wav2Vec2CTC):
+        return ExportableWav2Vec2CTC(network)
     return network
 
 
@@ -215,7 +296,7 @@ class WaveformToLogProbs(nn.Module):
 
     def __init__(self, trained):
         super().__init__()
-        self.frontend = PortableFrontend(trained.frontend)
+        self.frontend = portable_frontend(trained.frontend)
         self.network = exportable_network(trained.network)
 
     def forward(self, waveform: torch.Tensor, waveform_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -229,35 +310,40 @@ class WaveformToLogProbs(nn.Module):
 
 def _as_trained_model(model_or_predictor):
     """(TrainedModel, domain or None) from a TrainedModel, an ASRPredictor (its best model), a run
-    folder or a model folder (``run/best``, ``run/trials/<id>``)."""
+    folder or a model folder (``run/best``, ``run/trials/<id>``). The domain is its full spec where
+    known, so a custom domain (a name ``get_domain`` cannot look up) travels with the file."""
     from autoasr.inference import MODEL_SPEC_FILE, TrainedModel
 
     if isinstance(model_or_predictor, TrainedModel):
         return model_or_predictor, None
     if hasattr(model_or_predictor, "model") and callable(model_or_predictor.model):
-        return model_or_predictor.model(), getattr(model_or_predictor, "domain", None)
+        spec = getattr(model_or_predictor, "domain_spec", None)
+        return model_or_predictor.model(), spec.to_dict() if spec is not None else None
     folder = Path(model_or_predictor)
     if (folder / MODEL_SPEC_FILE).is_file():
         run = next((parent for parent in folder.parents[:2] if (parent / "predictor.json").is_file()), None)
-        domain = json.loads((run / "predictor.json").read_text()).get("domain") if run else None
+        saved = json.loads((run / "predictor.json").read_text()) if run else {}
+        domain = saved.get("domain_spec") or saved.get("domain")
         return TrainedModel.load(folder), domain
     if (folder / "predictor.json").is_file():
         from autoasr.predictor import ASRPredictor
 
         predictor = ASRPredictor.load(folder)
-        return predictor.model(), predictor.domain
+        return predictor.model(), predictor.domain_spec.to_dict()
     raise FileNotFoundError(f"{folder}: neither an autoasr run (predictor.json) nor a model folder ({MODEL_SPEC_FILE})")
 
 
-def export_metadata(trained, domain: str | None = None) -> dict[str, str]:
+def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]:
     """String metadata that makes an exported file self-describing."""
     import autoasr
 
-    portable = PortableFrontend(trained.frontend)
+    portable = portable_frontend(trained.frontend)
     frontend = {"kind": trained.frontend.config.kind, "num_features": trained.frontend.config.num_features,
                 "sample_rate": trained.frontend.config.sample_rate, "n_fft": portable.n_fft,
                 "hop_length": portable.hop_length, "win_length": portable.win_length,
                 "window": "hann", "normalisation": "per-utterance mean and variance"}
+    if portable.kind == "waveform":  # raw samples in 10 ms frames: the encoder reads the waveform itself
+        frontend.update(window="none", normalisation="none (inside the network where the encoder expects it)")
     metadata = {
         "autoasr.format_version": str(EXPORT_FORMAT_VERSION),
         "autoasr.version": getattr(autoasr, "__version__", "unknown"),
@@ -265,7 +351,9 @@ def export_metadata(trained, domain: str | None = None) -> dict[str, str]:
         "autoasr.blank_index": "0",
         "autoasr.frontend": json.dumps(frontend),
         "autoasr.config": json.dumps(trained.config, default=str),
-        "autoasr.domain": domain or "general",  # how references are normalised when evaluating
+        # how references are normalised when evaluating: the name, and the whole spec of a custom domain
+        "autoasr.domain": (domain.get("name") if isinstance(domain, dict) else domain) or "general",
+        "autoasr.domain_spec": json.dumps(domain if isinstance(domain, dict) else None),
         "autoasr.inputs": "waveform float32 (batch, samples) zero padded mono; waveform_lengths int64 (batch,)",
         "autoasr.outputs": "log_probs float32 (batch, frames, vocabulary); frame_lengths int64 (batch,)",
         "autoasr.decoding": "greedy CTC: argmax per frame, merge repeats, drop blank (index 0)",
@@ -454,7 +542,8 @@ class ExportedModel:
         from autoasr.domains import get_domain
         from autoasr.evaluation import evaluation_dataset, score
 
-        domain = domain or self.metadata.get("autoasr.domain") or "general"
+        saved_spec = json.loads(self.metadata.get("autoasr.domain_spec") or "null")
+        domain = domain or saved_spec or self.metadata.get("autoasr.domain") or "general"
         dataset = evaluation_dataset(data, get_domain(domain).normalizer)
         return score(dataset, self.transcribe, str(self.path), return_details)
 

@@ -9,6 +9,8 @@ import pandas
 import plotly.express as px
 import plotly.graph_objects as go
 
+from autoasr.model_costs import pareto_front
+
 WER_AXIS = {"tickformat": ".0%", "rangemode": "tozero"}
 
 
@@ -52,29 +54,30 @@ def wer_vs_training_time(leaderboard: pandas.DataFrame) -> go.Figure:
     return figure
 
 
-def pareto_front(leaderboard: pandas.DataFrame, cost: str = "parameters") -> pandas.DataFrame:
-    """Trials no other trial beats on both WER and ``cost`` (lower is better for both)."""
-    finished = leaderboard[leaderboard["status"] == "ok"].sort_values([cost, "val_wer"])
-    front, best = [], float("inf")
-    for _, row in finished.iterrows():
-        if row["val_wer"] < best:
-            front.append(row)
-            best = row["val_wer"]
-    return pandas.DataFrame(front)
+# cost column: (axis label, what the title calls it)
+COST_LABELS = {"parameters": ("parameters", "model size"),
+               "latency_ms": ("latency per utterance (ms, 1 CPU thread)", "latency"),
+               "size_mb": ("model size (MB)", "model size"), "rtf": ("real-time factor", "real-time factor")}
+
+
+def wer_vs_cost(leaderboard: pandas.DataFrame, cost: str = "latency_ms") -> go.Figure:
+    """Validation WER against a cost of using the model, with the Pareto front through the best trade-offs."""
+    finished = leaderboard[(leaderboard["status"] == "ok") & leaderboard[cost].notna()]
+    label, noun = COST_LABELS.get(cost, (cost, cost))
+    figure = px.scatter(finished, x=cost, y="val_wer", color="model", log_x=True,
+                        hover_data=["trial_id", "size", "decoder"], title=f"Validation WER against {noun}",
+                        labels={cost: label, "val_wer": "validation WER"})
+    front = pareto_front(leaderboard, cost)
+    if not front.empty:
+        figure.add_scatter(x=front[cost], y=front["val_wer"], mode="lines", name="Pareto front",
+                           line={"dash": "dot", "color": "black"})
+    figure.update_yaxes(**WER_AXIS)
+    return figure
 
 
 def wer_vs_size(leaderboard: pandas.DataFrame) -> go.Figure:
     """Validation WER against parameter count, with the Pareto front drawn through the best trade-offs."""
-    finished = leaderboard[leaderboard["status"] == "ok"]
-    figure = px.scatter(finished, x="parameters", y="val_wer", color="model", log_x=True,
-                        hover_data=["trial_id", "size"], title="Validation WER against model size",
-                        labels={"parameters": "parameters", "val_wer": "validation WER"})
-    front = pareto_front(leaderboard)
-    if not front.empty:
-        figure.add_scatter(x=front["parameters"], y=front["val_wer"], mode="lines", name="Pareto front",
-                           line={"dash": "dot", "color": "black"})
-    figure.update_yaxes(**WER_AXIS)
-    return figure
+    return wer_vs_cost(leaderboard, "parameters")
 
 
 def error_breakdown(results: dict[str, dict]) -> go.Figure:

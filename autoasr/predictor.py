@@ -27,6 +27,13 @@ from autoasr.evaluation import evaluation_dataset, score
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
 from autoasr.forecast import forecast_budget, record_run
 from autoasr.inference import TrainedModel
+from autoasr.model_costs import best_within, measure_inference_cost, pareto_front, within_limits
+from autoasr.pretrained import (
+    available_pretrained_encoders,
+    pretrained_search_info,
+    resolve_trial_config,
+    with_pretrained_candidates,
+)
 from autoasr.resources import release_memory, training_threads
 from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
@@ -52,7 +59,8 @@ MAX_TRAINING_SECONDS = 30.0
 MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd out the search
 DECODER_CHOICE_UTTERANCES = 300
 
-LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "epochs", "best_epoch",
+LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms", "rtf",
+                       "size_mb", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
                        "config", "error"]
 
@@ -72,6 +80,27 @@ def _without_long_recordings(dataset: Dataset) -> Dataset:
                                  f"{MAX_TRAINING_SECONDS:.0f} s are left out of training (transcribe reads any length)")
                          for u in too_long)
     return kept
+
+
+def _limits(max_latency_ms: float | None, max_size_mb: float | None) -> dict:
+    limits = {"max_latency_ms": max_latency_ms, "max_size_mb": max_size_mb}
+    for name, value in limits.items():
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return {name: float(value) for name, value in limits.items() if value is not None}
+
+
+def _typical_clip(dataset: Dataset):
+    """The samples of the utterance of median duration: the clip every trial's latency is timed on."""
+    from autoasr.audio import read_audio
+
+    by_duration = sorted(dataset, key=lambda u: u.duration or 0.0)
+    return read_audio(by_duration[len(by_duration) // 2].audio)
+
+
+def _describe_limits(limits: dict) -> str:
+    units = {"max_latency_ms": "ms latency", "max_size_mb": "MB"}
+    return " and ".join(f"{value:g} {units[name]}" for name, value in limits.items()) or "no limits"
 
 
 def _searched_part(config: dict) -> dict:
@@ -101,6 +130,7 @@ class _FitContext:
     seed: int
     histories: dict
     trial_seconds: float
+    latency_clip: object  # a typical tuning utterance (16 kHz samples): every trial's latency is timed on it
 
 
 class FitError(RuntimeError):
@@ -125,6 +155,7 @@ class ASRPredictor:
         self.vocabulary: CharVocabulary | None = None
         self.best_trial_id: str | None = None
         self.fit_summary: dict = {}
+        self.limits: dict = {}  # max_latency_ms / max_size_mb the best model must keep to
         self._trials: dict[str, dict] = {}
         self._models: dict[str, TrainedModel] = {}
         self._stop_requested = threading.Event()
@@ -134,14 +165,22 @@ class ASRPredictor:
     def fit(self, train_data, tuning_data=None, time_limit: float = 300, presets: str = "default",
             callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
             backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
-            searcher: str = "random", scheduler: str = "ASHA") -> "ASRPredictor":
+            searcher: str = "random", scheduler: str = "ASHA", max_latency_ms: float | None = None,
+            max_size_mb: float | None = None, pretrained=None) -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
         Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
-        (ASHA, FIFO), through AutoGluon's Ray executor.
+        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a wav2vec2 checkpoint, a folder of
+        them or a list; default: ``$AUTOASR_PRETRAINED``) adds fine-tuned pretrained encoders to the search;
+        without one the search goes on with the other families and ``on_search_start`` says why.
+
+        Every finished trial is timed on a typical tuning utterance (``latency_ms`` on one CPU thread,
+        ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is
+        the most accurate one within those limits (the most accurate overall when none is, noted in
+        ``fit_summary``); :meth:`select_best` chooses again after the fit.
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
@@ -153,6 +192,7 @@ class ASRPredictor:
 
             callbacks.append(PrintProgress())
         self._stop_requested.clear()
+        self.limits = _limits(max_latency_ms, max_size_mb)
         preset = get_preset(presets)
         self.presets = preset.name
         self.path.mkdir(parents=True, exist_ok=True)
@@ -164,6 +204,8 @@ class ASRPredictor:
         self._models.clear()
 
         preset = replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
+        encoders = available_pretrained_encoders(pretrained)
+        preset = with_pretrained_candidates(preset, encoders)
         train, tuning = self._prepare_splits(train_data, tuning_data, seed)
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
@@ -190,14 +232,15 @@ class ASRPredictor:
             "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
             "num_tuning": len(tuning), "search_space": describe_space(preset.space),
             "skipped_rows": len(train.problems), "skipped_examples": [str(p) for p in train.problems[:3]],
-            "resumed_trials": len(self._trials)})
+            "resumed_trials": len(self._trials), **pretrained_search_info(preset, encoders)})
 
         search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
         search_budget = max(search_deadline - time.time(), 1.0)
         torch.set_num_threads(training_threads())
         context = _FitContext(preset=preset, callbacks=callbacks, tensors_for=tensors_for, seed=seed,
                               histories={t_id: t.get("history", []) for t_id, t in self._trials.items()},
-                              trial_seconds=max(preset.min_trial_seconds, preset.trial_share * search_budget))
+                              trial_seconds=max(preset.min_trial_seconds, preset.trial_share * search_budget),
+                              latency_clip=_typical_clip(tuning))
         # the search explores; the share kept back afterwards continues the winner from its checkpoint
         decoder_seconds = _decoder_choice_seconds(len(tuning))
         exploration_deadline = search_deadline - decoder_seconds - preset.refine_share * search_budget
@@ -216,7 +259,7 @@ class ASRPredictor:
                 floor = min(floor, MAX_TRIAL_SHARE_OF_EXPLORATION * exploration_budget)
                 return min(exploration_deadline, now + max(context.trial_seconds, floor))
 
-            self._run_trial(config, trial_deadline, context, reporter)
+            self._run_trial(resolve_trial_config(config, encoders), trial_deadline, context, reporter)
             if self._stop_requested.is_set():
                 end_search()
 
@@ -232,11 +275,15 @@ class ASRPredictor:
                                searcher=searcher, scheduler=scheduler, id_offset=len(self._trials), seed=seed,
                                callbacks=callbacks, row_of=self._leaderboard_row)
                 self._load_trials()  # the workers wrote every trial to disk; trials the scheduler cut stay usable
+                for trial in self._trials.values():
+                    if trial["status"] == "ok" and trial.get("latency_ms") is None:
+                        self._record_costs(trial, context.latency_clip)
+                self._refresh_best()
             else:
                 run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
                                  seed=seed + len(self._trials), already_tried=already_tried)
             self._continue_best(search_deadline - decoder_seconds, context)
-            self._choose_decoder(tensors_for, train.texts, deadline)
+            self._choose_decoder(tensors_for, train.texts, deadline, context.latency_clip)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the search; what finished is kept
 
@@ -245,7 +292,7 @@ class ASRPredictor:
             "fit_seconds": time.time() - started, "time_limit": float(time_limit),
             "feature_seconds": preparation_seconds["features"], "trials": len(self._trials),
             "trials_ok": sum(t["status"] == "ok" for t in self._trials.values()),
-            "stopped_by_user": self._stop_requested.is_set(),
+            "stopped_by_user": self._stop_requested.is_set(), **self._limits_note(),
         }
         self.save()
         trials = [t for t in self._trials.values() if t.get("train_seconds")]
@@ -284,6 +331,8 @@ class ASRPredictor:
                 should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
                 initial_state=initial_state, seed=context.seed + len(self._trials),
                 device="cuda" if torch.cuda.is_available() else "cpu")
+            if record["status"] == "ok":
+                self._record_costs(record, context.latency_clip)
         finally:
             self._refresh_best()
             release_memory()
@@ -307,7 +356,7 @@ class ASRPredictor:
                                                                           patience=context.preset.patience * 2)),
                         initial_state=state)
 
-    def _choose_decoder(self, tensors_for, train_texts: list[str], deadline: float) -> None:
+    def _choose_decoder(self, tensors_for, train_texts: list[str], deadline: float, latency_clip) -> None:
         """Greedy or lexicon + n-gram LM decoding for the winner, whichever reads the tuning set better.
 
         The LM learns from the domain's text and the training transcripts; the choice and both WERs
@@ -330,11 +379,17 @@ class ASRPredictor:
                                       prefer_lm=self.domain_spec.decoder == "lm", order=self.domain_spec.lm_order)
         trial.update(comparison.summary())
         if comparison.chosen == "lm":
-            trial["val_wer"], trial["val_cer"] = comparison.lm_wer, comparison.lm_cer
             model.decoder = comparison.decoder
-            write_json(self.path / "trials" / self.best_trial_id / MODEL_SPEC_FILE,
-                       {"config": model.config, "vocabulary": list(model.vocabulary.symbols),
-                        "decoder": comparison.decoder.spec()})
+            costs = measure_inference_cost(model, latency_clip)
+            if costs["latency_ms"] <= self.limits.get("max_latency_ms", float("inf")):
+                trial.update(val_wer=comparison.lm_wer, val_cer=comparison.lm_cer, **costs)
+                write_json(self.path / "trials" / self.best_trial_id / MODEL_SPEC_FILE,
+                           {"config": model.config, "vocabulary": list(model.vocabulary.symbols),
+                            "decoder": comparison.decoder.spec()})
+            else:  # the beam search is what a latency limit cannot afford
+                model.decoder = None
+                trial.update(decoder="greedy", decoder_note=f"LM decoding took {costs['latency_ms']:.1f} ms, over "
+                                                            f"the {self.limits['max_latency_ms']:g} ms limit")
         write_json(self.path / "trials" / self.best_trial_id / TRIAL_FILE, trial)
 
     def stop(self) -> None:
@@ -375,7 +430,51 @@ class ASRPredictor:
     def _refresh_best(self) -> None:
         finished = [t for t in self._trials.values() if t["status"] == "ok"]
         if finished:
-            self.best_trial_id = min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
+            within = best_within(self.leaderboard(), **self.limits) if self.limits else None
+            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
+
+    def _record_costs(self, trial: dict, clip) -> None:
+        """Time and size a finished trial's model (see :mod:`autoasr.model_costs`) and keep the figures with it."""
+        folder = self.path / "trials" / trial["trial_id"]
+        try:
+            trial.update(measure_inference_cost(TrainedModel.load(folder), clip))
+        except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
+            trial["cost_error"] = f"{type(error).__name__}: {error}"
+        write_json(folder / TRIAL_FILE, trial)
+
+    def _limits_note(self) -> dict:
+        """What ``fit_summary`` says about the limits: which were asked for and whether the best model keeps to them."""
+        if not self.limits:
+            return {}
+        kept = best_within(self.leaderboard(), **self.limits) is not None
+        note = {"limits": dict(self.limits), "limits_met": kept}
+        if not kept and self.best_trial_id:
+            note["limits_note"] = (f"no finished model is within {_describe_limits(self.limits)}; the most accurate "
+                                   f"model ({self.best_trial_id}) was kept")
+        return note
+
+    def select_best(self, max_latency_ms: float | None = None, max_size_mb: float | None = None) -> str:
+        """Make the most accurate finished model within the limits the best one (and save); returns its trial id.
+
+        No limits chooses the most accurate model overall. Raises ``ValueError`` naming the cheapest
+        models when none keeps to the limits.
+        """
+        board = self.leaderboard()
+        limits = _limits(max_latency_ms, max_size_mb)
+        chosen = best_within(board, **limits)
+        if chosen is None:
+            cheapest = board[board["status"] == "ok"].sort_values(["latency_ms", "size_mb"]).head(3)
+            offers = ", ".join(f"{r.trial_id} ({r.latency_ms} ms, {r.size_mb} MB)" for r in cheapest.itertuples())
+            raise ValueError(f"no finished model is within {_describe_limits(limits)}; the cheapest: {offers or 'none'}")
+        self.limits, self.best_trial_id = limits, chosen
+        self.fit_summary.update({"limits": dict(limits), "limits_met": True})
+        self.fit_summary.pop("limits_note", None)
+        self.save()
+        return chosen
+
+    def pareto_front(self, cost: str = "latency_ms") -> pandas.DataFrame:
+        """Leaderboard rows no other trial beats on both validation WER and ``cost`` (latency_ms, size_mb, rtf, parameters)."""
+        return pareto_front(self.leaderboard(), cost)
 
     def _leaderboard_row(self, trial: dict) -> dict:
         row = {column: trial.get(column) for column in LEADERBOARD_COLUMNS}
@@ -385,14 +484,16 @@ class ASRPredictor:
         return row
 
     def leaderboard(self) -> pandas.DataFrame:
-        """One row per trial, finished trials first, lowest validation WER first."""
+        """One row per trial, finished trials first, lowest validation WER first (within the limits first, when set)."""
         rows = [self._leaderboard_row(trial) for trial in self._trials.values()]
         frame = pandas.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
         if frame.empty:
             return frame
         frame["_failed"] = frame["status"] != "ok"
-        frame = frame.sort_values(["_failed", "val_wer", "val_cer", "start_time"]).drop(columns="_failed")
-        return frame.reset_index(drop=True)
+        # with latency/size limits, models within them come first: the first row is the best model
+        frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
+        frame = frame.sort_values(["_failed", "_outside", "val_wer", "val_cer", "start_time"])
+        return frame.drop(columns=["_failed", "_outside"]).reset_index(drop=True)
 
     def history(self) -> pandas.DataFrame:
         """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""
@@ -435,7 +536,8 @@ class ASRPredictor:
             "format_version": FORMAT_VERSION, "domain": self.domain, "domain_spec": self.domain_spec.to_dict(),
             "presets": self.presets,
             "vocabulary": list(self.vocabulary.symbols) if self.vocabulary else None,
-            "best_trial_id": self.best_trial_id, "status": status, "fit_summary": self.fit_summary, **extra})
+            "best_trial_id": self.best_trial_id, "limits": self.limits, "status": status,
+            "fit_summary": self.fit_summary, **extra})
         write_json(self.path / PREDICTOR_FILE, existing)
 
     def save(self) -> Path:
@@ -477,5 +579,6 @@ class ASRPredictor:
         predictor.presets = saved.get("presets")
         predictor.vocabulary = CharVocabulary(tuple(saved["vocabulary"])) if saved.get("vocabulary") else None
         predictor.fit_summary = saved.get("fit_summary", {})
+        predictor.limits = saved.get("limits") or {}
         predictor._load_trials()
         return predictor

@@ -18,9 +18,13 @@ from torch import nn
 from autoasr.augment import SpecAugment
 from autoasr.decoding import greedy_decode
 from autoasr.metrics import error_rates
-from autoasr.models import build_model, count_parameters
+from autoasr.models import build_network, count_parameters
 from autoasr.resources import available_memory_bytes, estimate_training_bytes
 from autoasr.text import CharVocabulary
+
+# a plateau is only judged after this many updates: on tens of clips an epoch is a few steps, and a
+# CTC model needs on the order of a hundred before it emits anything but blanks
+MIN_STEPS_BEFORE_PLATEAU = 100
 
 
 @dataclass
@@ -125,7 +129,8 @@ def train_trial(
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
     num_features = train.features[0].shape[1]
-    model = build_model(config["model"], config["size"], num_features, len(vocabulary), config.get("dropout", 0.1))
+    # a pretrained encoder starts from its checkpoint; a continued trial loads its own weights below
+    model = build_network(config, num_features, len(vocabulary), pretrained_weights=initial_state is None)
     needed = estimate_training_bytes(model, int(config.get("batch_size", 32)), max(len(f) for f in train.features),
                                      num_features)
     if needed > 0.8 * available_memory_bytes(device):
@@ -137,7 +142,8 @@ def train_trial(
     augment = SpecAugment(config.get("augment", 1.0), num_features).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    batch_size = int(config.get("batch_size", 32))
+    # a tiny corpus (tens of clips) still gets several updates an epoch
+    batch_size = min(int(config.get("batch_size", 32)), max(4, len(train.features) // 8))
     patience = int(config.get("patience", 4))
     max_epochs = int(config.get("max_epochs", 1000))
     warmup_steps = 1 if initial_state is not None else 30
@@ -211,7 +217,7 @@ def train_trial(
         if improved:
             best.update(wer=rates["wer"], cer=rates["cer"], epoch=epoch,
                         state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
-        if progressed:
+        if progressed or step < MIN_STEPS_BEFORE_PLATEAU:
             evaluations_without_gain = 0
         else:
             evaluations_without_gain += 1

@@ -43,6 +43,10 @@ def main() -> None:
         "first_result_seconds": first_result_seconds,
         "real_time_factor": result["real_time_factor"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "best_latency_ms": best["latency_ms"], "best_size_mb": best["size_mb"], "best_decoder": best["decoder"],
+        "pareto_latency": [{key: (row[key].item() if hasattr(row[key], "item") else row[key]) for key in
+                            ("trial_id", "model", "size", "decoder", "val_wer", "latency_ms", "rtf", "size_mb")}
+                           for _, row in predictor.pareto_front("latency_ms").iterrows()],
         "best_so_far": [[float(t - started), float(w)] for t, w in
                         zip(history.sort_values("time")["time"], history.sort_values("time")["val_wer"].cummin())],
     }))

@@ -27,12 +27,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fsdd", required=True)
     parser.add_argument("--time-limit", type=float, default=300)
+    parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
     started = time.time()
     deadline = started + arguments.time_limit * 0.97
     torch.set_num_threads(torch.get_num_threads())
     train_all, test = load_dataset(arguments.fsdd, split=("train", "test"), domain="digits")
-    train, tuning = split_tuning(train_all)
+    train, tuning = split_tuning(train_all, seed=arguments.seed)
     vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
     tensors = {}
 
@@ -70,7 +71,7 @@ def main() -> None:
         remaining = deadline - time.time()
         outcome = train_trial(config, train_split, tuning_split, vocabulary,
                               deadline=time.time() + min(remaining, 0.2 * arguments.time_limit), report=report,
-                              should_stop=lambda: pruned["flag"])
+                              should_stop=lambda: pruned["flag"], seed=arguments.seed + trial.number)
         if outcome.best_wer < best["wer"]:
             best.update(wer=outcome.best_wer, state=outcome.state_dict, config=config)
         if pruned["flag"]:
@@ -78,7 +79,7 @@ def main() -> None:
         return outcome.best_wer
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=0),
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=arguments.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3))
     study.optimize(objective, timeout=max(deadline - time.time(), 1))
     fit_seconds = time.time() - started

@@ -16,11 +16,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"  # every fit's RESULT line, kept so that tables can be rebuilt and checked
 
 
-def run_fit(fsdd: str, time_limit: float, presets: str, output: str) -> dict:
+def keep_result(name: str, result: dict) -> dict:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def run_fit(fsdd: str, time_limit: float, presets: str, output: str, seed: int = 0) -> dict:
     command = [sys.executable, str(HERE / "fit_once.py"), "--fsdd", fsdd, "--time-limit", str(time_limit),
-               "--presets", presets, "--output", output]
+               "--presets", presets, "--output", output, "--seed", str(seed)]
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -28,7 +35,7 @@ def run_fit(fsdd: str, time_limit: float, presets: str, output: str) -> dict:
     line = next(line for line in completed.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["process_seconds"] = time.time() - started
-    return result
+    return keep_result(f"fit_{presets}_{time_limit:g}s_seed{seed}", result)
 
 
 def core_table(result: dict) -> str:
@@ -44,26 +51,44 @@ def core_table(result: dict) -> str:
         ("training, summed over trials", f"{result['train_seconds']:.1f} s", ""),
         ("validation, summed over trials", f"{result['eval_seconds']:.1f} s", ""),
         ("best model real-time factor (CPU, batch)", f"{result['real_time_factor']:.4f}", "≤ 0.05"),
+        ("best model latency, one typical take alone, 1 thread", f"{result['best_latency_ms']:.1f} ms "
+         f"({result['best_decoder']} decoding), {result['best_size_mb']:.2f} MB", ""),
     ]
     lines = ["| measure | value | target |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
+    lines += ["", "Pareto front of that run on latency (`predictor.pareto_front(\"latency_ms\")`; "
+              "`autoasr select RUN --max-latency-ms MS` picks along it):", "",
+              "| trial | model | decoder | tuning WER | latency (ms, 1 thread) | RTF | size (MB) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['trial_id']} | {r['model']} {r['size']} | {r['decoder']} | {r['val_wer']:.2%} | {r['latency_ms']:.1f} | "
+              f"{r['rtf']:.4f} | {r['size_mb']:.2f} |" for r in result["pareto_latency"]]
     return "\n".join(lines)
 
 
-def run_optuna(fsdd: str, time_limit: float) -> dict:
-    command = [sys.executable, str(HERE / "optuna_once.py"), "--fsdd", fsdd, "--time-limit", str(time_limit)]
+def run_optuna(fsdd: str, time_limit: float, seed: int = 0) -> dict:
+    command = [sys.executable, str(HERE / "optuna_once.py"), "--fsdd", fsdd, "--time-limit", str(time_limit),
+               "--seed", str(seed)]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"optuna baseline failed:\n{completed.stderr[-3000:]}")
-    return json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    result = json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    return keep_result(f"optuna_{time_limit:g}s_seed{seed}", result)
 
 
-def comparison_table(results: dict[str, dict]) -> str:
-    lines = ["| strategy | test WER | best tuning WER | trials (finished) | time to first result | fit wall time | best model |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['test_wer']:.2%} | {r['best_val_wer']:.2%} | {r['trials']} ({r['trials_ok']}) | "
-                     f"{r['first_result_seconds']:.1f} s | {r['fit_seconds']:.0f} s | {r['best_model']} |")
+def comparison_table(results: dict[str, list[dict]]) -> str:
+    """One row per strategy: test WER of every seed and their mean, then means of the other figures."""
+    lines = ["| strategy | test WER per seed | mean test WER | mean best tuning WER | trials (finished), mean | "
+             "time to first result, mean | fit wall time, max | best models |", "|---|---|---|---|---|---|---|---|"]
+
+    def mean(runs, key):
+        return sum(r[key] for r in runs) / len(runs)
+
+    for name, runs in results.items():
+        per_seed = " / ".join(f"{r['test_wer']:.2%}" for r in runs)
+        models = ", ".join(sorted({r["best_model"] for r in runs}))
+        lines.append(f"| {name} | {per_seed} | **{mean(runs, 'test_wer'):.2%}** | {mean(runs, 'best_val_wer'):.2%} | "
+                     f"{mean(runs, 'trials'):.1f} ({mean(runs, 'trials_ok'):.1f}) | "
+                     f"{mean(runs, 'first_result_seconds'):.1f} s | {max(r['fit_seconds'] for r in runs):.0f} s | "
+                     f"{models} |")
     return "\n".join(lines)
 
 
@@ -75,26 +100,65 @@ def budget_table(results: dict[float, dict]) -> str:
     return "\n".join(lines)
 
 
-def best_so_far_plot(results: dict[str, dict], path: Path) -> None:
+def best_so_far_plot(results: dict[str, list[dict]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    for name, r in results.items():
-        points = r["best_so_far"]
-        if points:
-            axis.step([p[0] for p in points], [p[1] for p in points], where="post", label=name)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, runs) in enumerate(results.items()):
+        for seed, r in enumerate(runs):  # one line per seed, one colour per strategy
+            points = r["best_so_far"]
+            if points:
+                axis.step([p[0] for p in points], [p[1] for p in points], where="post", color=colours[index],
+                          alpha=0.9 if seed == 0 else 0.45, label=name if seed == 0 else None)
     axis.set_xlabel("seconds since fit started")
     axis.set_ylabel("best tuning WER so far")
     axis.set_yscale("log")
-    axis.set_title("FSDD, 300 s budget: best tuning WER found so far")
+    axis.set_title("FSDD, 300 s budget: best tuning WER found so far (one line per seed)")
     axis.grid(True, alpha=0.3)
     axis.legend()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
+
+
+def run_domains(time_limit: float) -> dict:
+    """The issue 5 domain fits (benchmarks/domains_once.py) in a child process."""
+    command = [sys.executable, str(HERE / "domains_once.py"), "--time-limit", f"{time_limit:g}",
+               "--output", "autoasr_runs/bench_domains"]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"domains benchmark failed:\n{completed.stderr[-3000:]}")
+    return json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+
+
+def domains_section(result: dict, time_limit: float, machine: str) -> str:
+    commands, language = result["commands"], result["language"]
+    return (
+        f"## Domains: custom vocabulary and an unseen language (issue 5)\n\n"
+        f"Command: `python benchmarks/run_benchmarks.py --cases domains --domains-time-limit {time_limit:g}` (runs "
+        f"`python benchmarks/domains_once.py --time-limit {time_limit:g}` in a child process), presets `default`, "
+        f"`time_limit={time_limit:g}` per fit, a tuning set held out of the train voices automatically. Both corpora are "
+        f"spoken offline by eSpeak NG (`autoasr.demo_corpus.prepare_spoken_corpus`); the test voices are never heard "
+        f"in training. Machine: {machine}. Run on {time.strftime('%Y-%m-%d')}.\n\n"
+        f"- Closed command set: {commands['num_commands']} home commands ({commands['vocabulary_size']} words), "
+        f"{commands['num_train']} train utterances by {commands['train_speakers']} voices, {commands['num_test']} test "
+        f"utterances ({commands['num_test_words']} words) by {commands['test_speakers']} other voices; "
+        f"`Domain.custom(words=commands, sentences=commands, base=\"commands\")`. Same model ({commands['best_model']}, "
+        f"fit {commands['fit_seconds']:.0f} s), same outputs, two decoders: test WER **{commands['test_wer_greedy']:.2%} "
+        f"greedy**, **{commands['test_wer_lm']:.2%} with the lexicon + n-gram LM** (LM weight {commands['lm_weight']}, "
+        f"word score {commands['word_score']}; the run chose {commands['decoder_chosen']} on its tuning set). "
+        f"Target: LM lower than greedy.\n"
+        f"- Unseen language: {language['language']} yes/no (`ndiyo`, `hapana`; utterances of one to three words), "
+        f"{language['num_train']} train utterances by {language['train_speakers']} voices, {language['num_test']} test "
+        f"utterances by {language['test_speakers']} other voices: test WER **{language['test_wer']:.2%}** with the "
+        f"chosen decoder ({language['decoder_chosen']}; greedy {language['test_wer_greedy']:.2%}, "
+        f"LM {language['test_wer_lm']:.2%}), fit wall time "
+        f"{language['fit_seconds']:.1f} s, best model {language['best_model']}, {language['trials']} trials. "
+        f"Target: about 0% within 2 minutes.\n")
 
 
 def replace_section(document: str, name: str, section: str) -> str:
@@ -111,21 +175,28 @@ def main() -> None:
     parser.add_argument("--fsdd", default="../shared/data/fsdd")
     parser.add_argument("--output", default="docs/benchmarks.md")
     parser.add_argument("--time-limit", type=float, default=300)
-    parser.add_argument("--cases", default="core,compare,budget,use",
+    parser.add_argument("--seeds", default="0,1", help="comma-separated seeds for the compare case")
+    parser.add_argument("--domains-time-limit", type=float, default=120, help="seconds for each fit of the domains case")
+    parser.add_argument("--cases", default="core,compare,budget,use,domains",
                         help="comma-separated: core (default preset), compare (single/random/optuna/default), "
-                             "budget, use (export and long audio on the core run's winner)")
+                             "budget, use (export and long audio on the core run's winner), "
+                             "domains (custom-vocabulary LM decoding; a tiny corpus in an unseen language)")
     arguments = parser.parse_args()
     cases = set(arguments.cases.split(","))
     output = Path(arguments.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     document = output.read_text() if output.is_file() else "# Benchmarks\n"
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, no GPU"
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {gpu}"
     limit = arguments.time_limit
-    results: dict[str, dict] = {}
+    seeds = [int(seed) for seed in arguments.seeds.split(",")]
+    results: dict[str, list[dict]] = {}
 
     if cases & {"core", "compare"}:
-        results["autoasr default"] = run_fit(arguments.fsdd, limit, "default", "autoasr_runs/bench_default")
-        core = results["autoasr default"]
+        results["autoasr default"] = [run_fit(arguments.fsdd, limit, "default", "autoasr_runs/bench_default")]
+        core = results["autoasr default"][0]
         document = replace_section(document, "core", (
             f"## Core engine on FSDD (issue 3)\n\n"
             f"Command: `make bench` (= `python benchmarks/run_benchmarks.py --fsdd ../shared/data/fsdd`), presets "
@@ -134,21 +205,28 @@ def main() -> None:
             f"{core_table(core)}\n"))
         output.write_text(document)
     if "compare" in cases:
-        results["single (one config, whole budget)"] = run_fit(arguments.fsdd, limit, "single", "autoasr_runs/bench_single")
-        results["plain random search"] = run_fit(arguments.fsdd, limit, "random", "autoasr_runs/bench_random")
-        results["Optuna TPE + median pruner"] = run_optuna(arguments.fsdd, limit)
+        for seed in seeds:
+            if seed != 0:
+                results["autoasr default"].append(run_fit(arguments.fsdd, limit, "default",
+                                                          f"autoasr_runs/bench_default_seed{seed}", seed))
+            for name, presets in (("single (one config, whole budget)", "single"), ("plain random search", "random")):
+                results.setdefault(name, []).append(run_fit(arguments.fsdd, limit, presets,
+                                                            f"autoasr_runs/bench_{presets}_seed{seed}", seed))
+            results.setdefault("Optuna TPE + median pruner", []).append(run_optuna(arguments.fsdd, limit, seed))
         best_so_far_plot(results, output.parent / "images" / "best_so_far.png")
         document = replace_section(document, "compare", (
             f"## Search strategies at equal budget (issue 6)\n\n"
-            f"Command: `python benchmarks/run_benchmarks.py --cases compare`. FSDD official split, "
-            f"`time_limit={limit:.0f}` each, same trainer, features and tuning split. Machine: {machine}.\n\n"
+            f"Command: `python benchmarks/run_benchmarks.py --cases compare --seeds {arguments.seeds}`. FSDD official "
+            f"split, `time_limit={limit:.0f}` each, same trainer, features and tuning split; each seed changes the "
+            f"tuning split, the searcher's samples and the weight initialisation. Every run's figures are kept in "
+            f"`benchmarks/results/`. Machine: {machine}. Run on {time.strftime('%Y-%m-%d')}.\n\n"
             f"{comparison_table(results)}\n\n![best so far](images/best_so_far.png)\n"))
         output.write_text(document)
     if "budget" in cases:
         budgets = {}
         for budget in (30, 60, 120, 300, 600):
             if budget == limit and "autoasr default" in results:
-                budgets[budget] = results["autoasr default"]
+                budgets[budget] = results["autoasr default"][0]
             else:
                 budgets[budget] = run_fit(arguments.fsdd, budget, "default", f"autoasr_runs/bench_budget_{budget}")
             document = replace_section(document, "budget", (  # written after each point: a long sweep shows progress
@@ -178,6 +256,10 @@ def main() -> None:
             f"words) spliced from the test takes, which no model heard: WER {use['strings_wer']:.2%} with the chosen "
             f"decoder, {use['strings_wer_greedy']:.2%} greedy (target ≤ 8%).\n\n"
             f"| runtime (1 thread, 250 takes) | real-time factor, best of 3 | median |\n|---|---|---|\n{rows}\n"))
+        output.write_text(document)
+    if "domains" in cases:
+        domains = run_domains(arguments.domains_time_limit)
+        document = replace_section(document, "domains", domains_section(domains, arguments.domains_time_limit, machine))
         output.write_text(document)
     print(document)
 

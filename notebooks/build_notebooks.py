@@ -285,13 +285,16 @@ or were worse than the median of earlier trials at the same epoch (the *median s
         code("plots.learning_curves(history)"),
         md("""
 ## Accuracy against cost
-A model that is 1 % better but ten times bigger may not be the one you want on a phone. The
-**Pareto front** joins the trials no other trial beats on both size and WER.
+A model that is 1 % better but ten times slower may not be the one you want on a phone. Every
+finished trial was timed transcribing one typical clip on one CPU thread (`latency_ms`, `rtf`) and
+sized (`size_mb`). The **Pareto front** joins the trials no other trial beats on both latency and WER;
+`predictor.select_best(max_latency_ms=...)` makes the most accurate model within a limit the best one
+(`fit(..., max_latency_ms=...)` does it during the search).
 """),
         code("plots.wer_vs_training_time(board)"),
         code("""
-display(plots.wer_vs_size(board))
-plots.pareto_front(board)[["trial_id", "model", "size", "parameters", "val_wer"]]
+display(plots.wer_vs_cost(board, "latency_ms"))
+predictor.pareto_front("latency_ms")[["trial_id", "model", "size", "val_wer", "decoder", "latency_ms", "rtf", "size_mb"]]
 """),
         md("""
 ## Which settings mattered?

@@ -52,3 +52,20 @@ def test_bad_input_gives_one_clear_line_and_no_traceback(tmp_path, capsys):
     assert result.returncode == 2 and "absent.csv" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("evaluate", tmp_path / "no-model", tmp_path / "m.csv")
     assert result.returncode == 2 and "not an autoasr run" in result.stderr
+
+
+def test_select_prints_the_pareto_front_and_keeps_a_latency_limit(fitted_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(fitted_dir, copy)
+    trials = json.loads(run_cli("leaderboard", copy, "--json").stdout)
+    trials = trials["trials"] if isinstance(trials, dict) else trials
+    fastest = min((t for t in trials if t["status"] == "ok"), key=lambda t: t["latency_ms"])
+    result = run_cli("select", copy, "--max-latency-ms", fastest["latency_ms"])
+    assert result.returncode == 0, result.stderr
+    assert "Pareto front on latency_ms" in result.stdout and f"best model now: trial {fastest['trial_id']}" in result.stdout
+    assert json.loads((copy / "predictor.json").read_text())["best_trial_id"] == fastest["trial_id"]
+    impossible = run_cli("select", copy, "--max-size-mb", "0.000001")
+    assert impossible.returncode == 2 and "no finished model is within" in impossible.stderr
+    assert "Traceback" not in impossible.stderr

@@ -17,6 +17,7 @@ from autoasr.export import (
     OnnxModel,
     PortableFrontend,
     TorchScriptModel,
+    export_metadata,
     export_model,
     load_exported,
 )
@@ -186,3 +187,27 @@ def test_export_of_a_missing_model_is_one_clear_line(tmp_path):
     result = run_cli("export", tmp_path / "nothing-here", "--output", tmp_path / "x.onnx")
     assert result.returncode == 2
     assert "nothing-here" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_model_of_a_custom_domain_exports_and_evaluates_with_that_domains_normaliser(robust_digit_model,
+                                                                                      fsdd_subset, tmp_path):
+    from autoasr.domains import Domain
+
+    domain = Domain.custom(words=[str(d) for d in range(10)], name="my phone digits", base="digits")
+    metadata = export_metadata(robust_digit_model, domain.to_dict())
+    assert metadata["autoasr.domain"] == "my phone digits"
+    assert json.loads(metadata["autoasr.domain_spec"])["normalizer"] == domain.normalizer
+    exported = load_exported(export_model(_predictor_like(robust_digit_model, domain), tmp_path / "run.onnx"))
+    assert exported.metadata["autoasr.domain"] == "my phone digits"
+    result = exported.evaluate(fsdd_subset)  # the name alone is unknown to get_domain: the spec travels along
+    assert result["num_utterances"] == 100 and result["wer"] < 0.5
+
+
+def _predictor_like(model, domain):
+    class Run:  # what export_model reads from an ASRPredictor: its best model and its domain
+        domain_spec = domain
+
+        def model(self):
+            return model
+
+    return Run()

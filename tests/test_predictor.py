@@ -136,3 +136,50 @@ def test_resume_keeps_finished_trials_and_adds_new_ones(searched, tiny_corpus, t
     assert set(before) < set(after)
     first_config = resumed.leaderboard().set_index("trial_id").loc[before[0], "config"]
     assert first_config == predictor.leaderboard().set_index("trial_id").loc[before[0], "config"]
+
+
+def test_every_finished_trial_is_timed_and_sized_in_the_leaderboard(searched):
+    predictor, _, _ = searched
+    finished = predictor.leaderboard().query("status == 'ok'")
+    assert finished["latency_ms"].gt(0).all() and finished["size_mb"].gt(0).all()
+    # a bigger network costs more to run: latency follows parameters across the trials' families and sizes
+    assert finished.sort_values("parameters")["size_mb"].is_monotonic_increasing
+    slowest, fastest = finished.loc[finished["latency_ms"].idxmax()], finished.loc[finished["latency_ms"].idxmin()]
+    assert slowest["latency_ms"] > fastest["latency_ms"]
+
+
+def test_select_best_within_a_latency_limit_changes_and_saves_the_best_model(searched, tmp_path):
+    import shutil
+
+    predictor, _, _ = searched
+    copy = tmp_path / "copy"
+    shutil.copytree(predictor.path, copy)
+    run = ASRPredictor.load(copy)
+    finished = run.leaderboard().query("status == 'ok'")
+    limit = float(finished["latency_ms"].min()) * 1.001
+    chosen = run.select_best(max_latency_ms=limit)
+    assert finished.set_index("trial_id").loc[chosen, "latency_ms"] <= limit
+    allowed = finished[finished["latency_ms"] <= limit]
+    assert finished.set_index("trial_id").loc[chosen, "val_wer"] == allowed["val_wer"].min()
+    reloaded = ASRPredictor.load(copy)
+    assert reloaded.best_trial_id == chosen and reloaded.leaderboard().iloc[0]["trial_id"] == chosen
+    assert json.loads((copy / "best" / "model.json").read_text())["config"]["model"] == reloaded.model().config["model"]
+    with pytest.raises(ValueError, match="no finished model is within 0.001 ms latency"):
+        run.select_best(max_latency_ms=0.001)
+    assert list(run.pareto_front("latency_ms")["latency_ms"]) == sorted(run.pareto_front("latency_ms")["latency_ms"])
+
+
+def test_fit_with_a_latency_limit_keeps_the_best_model_within_it(searched, tiny_corpus, tmp_path):
+    import shutil
+
+    predictor, _, _ = searched
+    copy = tmp_path / "limited"
+    shutil.copytree(predictor.path, copy)
+    finished = predictor.leaderboard().query("status == 'ok'")
+    limit = float(finished["latency_ms"].median())
+    resumed = ASRPredictor.load(copy).fit(tiny_corpus, time_limit=12, resume=True, max_latency_ms=limit)
+    best = resumed.leaderboard().set_index("trial_id").loc[resumed.best_trial_id]
+    assert best["latency_ms"] <= limit
+    assert resumed.fit_summary["limits"] == {"max_latency_ms": limit} and resumed.fit_summary["limits_met"]
+    unreachable = ASRPredictor.load(copy).fit(tiny_corpus, time_limit=10, resume=True, max_size_mb=1e-6)
+    assert not unreachable.fit_summary["limits_met"] and "was kept" in unreachable.fit_summary["limits_note"]

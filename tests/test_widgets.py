@@ -219,6 +219,24 @@ def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(
     assert "Reference:" in app.transcribe.results.value
 
 
+def test_latency_limit_button_makes_the_best_model_within_it_the_one_every_step_uses(finished_app):
+    app = finished_app
+    predictor = app.session.predictor
+    finished = predictor.leaderboard().query("status == 'ok'")
+    assert "latency ms" in app.leaderboard.table.value and finished["latency_ms"].gt(0).all()
+    fastest = finished.sort_values(["latency_ms", "val_wer"]).iloc[0]
+    app.leaderboard.latency_limit.value = float(fastest["latency_ms"])
+    app.leaderboard.pick.click()
+    assert predictor.best_trial_id == fastest["trial_id"], app.leaderboard.pick_message.value
+    assert f"Trial {fastest['trial_id']} is now the best model" in app.leaderboard.pick_message.value
+    assert f"★ {fastest['trial_id']}" in app.leaderboard.table.value
+    assert app.errors.model.value == fastest["trial_id"]  # the other steps followed
+    app.leaderboard.latency_limit.value = 0.1
+    app.leaderboard.pick.click()
+    assert "no finished model is within 0.1 ms latency" in app.leaderboard.pick_message.value
+    assert predictor.best_trial_id == fastest["trial_id"]
+
+
 def test_stop_ends_the_search_early_and_keeps_the_best_model(tiny_corpus, tmp_path):
     app = build_app(data=str(tiny_corpus), minutes=3, output=tmp_path)
     started = time.time()

@@ -14,8 +14,8 @@ EXPLANATIONS = {
     "race": "How the best WER improved as the search went on: flat stretches are time the search did not pay off.",
     "curves": "Each line is one trial; lines that stop early were stopped (plateau or worse than the median).",
     "time": "Lower-left is best: good models that trained quickly. Bigger dots are bigger models.",
-    "size": "The dotted Pareto front joins the trials no other trial beats on both size and WER: pick along it "
-            "when a small, fast model matters.",
+    "size": "The dotted Pareto front joins the trials no other trial beats on both speed and WER: pick along it "
+            "when a fast model matters (the leaderboard's latency limit picks for you).",
     "settings": "Each line is a trial through its settings, coloured by WER: look for settings the good (dark) "
                 "lines share.",
     "breakdown": "Errors on the test set by kind: substitutions (a wrong word), deletions (a missed word), "
@@ -29,7 +29,8 @@ def comparison_figures(session: Session) -> list[tuple[str, go.Figure]]:
     board, history = predictor.leaderboard(), predictor.history()
     figures = [("race", plots.search_race(history)), ("curves", plots.learning_curves(history))]
     if (board["status"] == "ok").any():
-        figures += [("time", plots.wer_vs_training_time(board)), ("size", plots.wer_vs_size(board)),
+        cost = "latency_ms" if board["latency_ms"].notna().any() else "parameters"  # runs saved before latency was timed
+        figures += [("time", plots.wer_vs_training_time(board)), ("size", plots.wer_vs_cost(board, cost)),
                     ("settings", plots.hyperparameters(board))]
     if session.test is not None:
         results = {}

@@ -5,10 +5,11 @@ import ipywidgets as ui
 import pandas
 
 from widgets.session import Session
-from widgets.style import badge, escape, note, percent, table
+from widgets.style import badge, escape, message, note, percent, table
 
-SORT_CHOICES = [("validation WER", "val_wer"), ("validation CER", "val_cer"), ("training seconds", "train_seconds"),
-                ("parameters", "parameters"), ("epochs", "epochs"), ("order started", "start_time")]
+SORT_CHOICES = [("validation WER", "val_wer"), ("validation CER", "val_cer"), ("latency", "latency_ms"),
+                ("model size", "size_mb"), ("training seconds", "train_seconds"), ("parameters", "parameters"),
+                ("epochs", "epochs"), ("order started", "start_time")]
 CONFIG_SHOWN = ("learning_rate", "dropout", "augment", "batch_size", "frontend")
 
 
@@ -18,6 +19,10 @@ def _number(value, digits: int = 0) -> str:
     except (TypeError, ValueError):
         return ""
     return "" if value != value else f"{value:,.{digits}f}"
+
+
+def _text(value) -> str:
+    return escape(value) if isinstance(value, str) else ""
 
 
 def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascending: bool = True,
@@ -37,12 +42,13 @@ def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascendin
         is_best = row["trial_id"] == best_trial_id
         rows.append([
             ("★ " if is_best else "") + escape(row["trial_id"]), escape(row["model"]), escape(row["size"]),
-            percent(row["val_wer"]), percent(row["val_cer"]), badge(str(row["status"])), _number(row["epochs"]),
+            percent(row["val_wer"]), percent(row["val_cer"]), badge(str(row["status"])), _text(row.get("decoder")),
+            _number(row.get("latency_ms"), 1), _number(row.get("size_mb"), 2), _number(row["epochs"]),
             _number(row["parameters"]), _number(row["train_seconds"], 1), escape(row["stop_reason"]), escape(settings),
         ])
         classes.append("autoasr-best" if is_best else "")
-    return table(["trial", "model", "size", "val WER", "val CER", "status", "epochs", "parameters", "train s",
-                  "ended by", "settings"], rows, css_class="autoasr-table autoasr-leaderboard", row_classes=classes)
+    return table(["trial", "model", "size", "val WER", "val CER", "status", "decoder", "latency ms", "size MB",
+                  "epochs", "parameters", "train s", "ended by", "settings"], rows, css_class="autoasr-table autoasr-leaderboard", row_classes=classes)
 
 
 class LeaderboardPanel:
@@ -54,6 +60,12 @@ class LeaderboardPanel:
         self.ascending = ui.ToggleButton(value=True, description="ascending", icon="sort-amount-asc",
                                          tooltip="lowest first")
         self.table = ui.HTML("<i>No search has finished yet: start one in step 3.</i>")
+        self.latency_limit = ui.BoundedFloatText(value=50.0, min=0.1, max=100000.0, step=1.0,
+                                                 description="Latency ≤ (ms)", style={"description_width": "initial"})
+        self.pick = ui.Button(description="Use the best model within it", icon="filter",
+                              tooltip="the most accurate model that transcribes a typical clip within the limit")
+        self.pick_message = ui.HTML()
+        self.pick.on_click(self.pick_within_limit)
         self.sort_by.observe(self.refresh, names="value")
         self.ascending.observe(self.refresh, names="value")
         session.on("results", lambda predictor: self.refresh())
@@ -61,8 +73,10 @@ class LeaderboardPanel:
             ui.HTML("<h3>Leaderboard</h3>"),
             ui.HTML(note("One row per trial. <b>val WER</b> is the word error rate on the tuning clips: the share of "
                          "reference words that were substituted, deleted or inserted. The highlighted row (★) is the "
-                         "model <code>transcribe</code> uses by default.")),
-            ui.HBox([self.sort_by, self.ascending]), self.table])
+                         "model <code>transcribe</code> uses by default. <b>latency ms</b> is the time to transcribe "
+                         "one typical tuning clip on one CPU thread; <b>size MB</b> the weights on disk.")),
+            ui.HBox([self.sort_by, self.ascending]), self.table,
+            ui.HBox([self.latency_limit, self.pick]), self.pick_message])
         if session.predictor is not None:  # built around finished results (a notebook)
             self.refresh()
 
@@ -73,3 +87,17 @@ class LeaderboardPanel:
             return
         self.table.value = leaderboard_html(predictor.leaderboard(), self.sort_by.value, self.ascending.value,
                                             predictor.best_trial_id)
+
+    def pick_within_limit(self, button=None) -> None:
+        """Make the most accurate model within the latency limit the one every later step uses."""
+        predictor = self.session.predictor
+        if predictor is None:
+            self.pick_message.value = message("Run a search first.", "error")
+            return
+        try:
+            chosen = predictor.select_best(max_latency_ms=self.latency_limit.value)
+        except ValueError as error:
+            self.pick_message.value = message(str(error), "error")
+            return
+        self.pick_message.value = message(f"Trial {chosen} is now the best model (saved with the run).")
+        self.session.set_predictor(predictor)  # the other steps follow the new best model
