@@ -23,6 +23,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 
 from autoasr.storage import read_json, write_json, write_text
+from autoasr.trial_runner import BOOKKEEPING_KEYS
 
 MODEL_CARD_MD = "MODEL_CARD.md"
 MODEL_CARD_JSON = "model_card.json"
@@ -122,7 +123,7 @@ def build_model_card(predictor) -> dict:
     saved = _saved_run(predictor)
     leaderboard = predictor.leaderboard()
     best = predictor._trials.get(predictor.best_trial_id, {}) if predictor.best_trial_id else {}
-    config = {k: v for k, v in best.get("config", {}).items() if k not in ("patience", "continued_from")}
+    config = {k: v for k, v in best.get("config", {}).items() if k not in BOOKKEEPING_KEYS}
     family = MODEL_FAMILIES.get(config.get("model", ""))
     space, preset_description = _search_space(predictor.presets)
     data = saved.get("data", {})

@@ -41,6 +41,7 @@ from autoasr.text import CharVocabulary, normalize_text
 from autoasr.trainer import SplitTensors, emissions
 from autoasr.training_data import expand_training_set
 from autoasr.trial_runner import (
+    BOOKKEEPING_KEYS,
     MODEL_SPEC_FILE,
     MODEL_WEIGHTS_FILE,
     TRIAL_FILE,
@@ -105,7 +106,7 @@ def _describe_limits(limits: dict) -> str:
 
 def _searched_part(config: dict) -> dict:
     """The searched settings of a trial config, without bookkeeping keys."""
-    return {k: v for k, v in config.items() if k not in ("patience", "continued_from")}
+    return {k: v for k, v in config.items() if k not in BOOKKEEPING_KEYS}
 
 
 def _unreadable_weights(path: Path) -> str | None:
@@ -343,18 +344,17 @@ class ASRPredictor:
         return record
 
     def _continue_best(self, deadline: float, context: "_FitContext") -> None:
-        """Resume the best trial from its checkpoint with a lower learning rate until ``deadline``."""
+        """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
         if self._stop_requested.is_set() or self.best_trial_id is None:
             return
         if deadline - time.time() < context.preset.min_trial_seconds:
             return
         parent = self._trials[self.best_trial_id]
         state = load_weights(self.path / "trials" / parent["trial_id"] / MODEL_WEIGHTS_FILE)
+        # half the rate, annealed to the deadline: the winner settles instead of wandering off its checkpoint
         config = {**_searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
-                  "continued_from": parent["trial_id"]}
-        self._run_trial(config, deadline, replace(context, preset=replace(context.preset,
-                                                                          patience=context.preset.patience * 2)),
-                        initial_state=state)
+                  "anneal": True, "continued_from": parent["trial_id"]}
+        self._run_trial(config, deadline, context, initial_state=state)
 
     def _choose_decoder(self, tensors_for, train_texts: list[str], deadline: float, latency_clip) -> None:
         """Greedy or lexicon + n-gram LM decoding for the winner, whichever reads the tuning set better.

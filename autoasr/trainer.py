@@ -25,6 +25,20 @@ from autoasr.text import CharVocabulary
 # a plateau is only judged after this many updates: on tens of clips an epoch is a few steps, and a
 # CTC model needs on the order of a hundred before it emits anything but blanks
 MIN_STEPS_BEFORE_PLATEAU = 100
+# an annealed run ends at this fraction of its starting rate rather than at zero
+ANNEAL_FLOOR = 0.02
+
+
+def annealed_rate_scale(elapsed: float, span: float) -> float:
+    """The cosine decay of a learning rate over a run of ``span`` seconds, ``elapsed`` seconds in.
+
+    A time-based schedule: the trainer knows its deadline, not how many epochs fit before it.
+
+    >>> annealed_rate_scale(0.0, 100.0), round(annealed_rate_scale(50.0, 100.0), 2), annealed_rate_scale(100.0, 100.0)
+    (1.0, 0.51, 0.02)
+    """
+    progress = min(max(elapsed / span, 0.0), 1.0) if span > 0 else 1.0
+    return ANNEAL_FLOOR + (1.0 - ANNEAL_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -123,8 +137,10 @@ def train_trial(
     so that a caller can extend a trial once it knows how long epochs take), plateau or a stop request.
 
     ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
-    optionally max_epochs. ``report`` receives one dict per evaluation. ``initial_state`` continues
-    from saved weights (no warm-up then: the model is already trained).
+    optionally max_epochs and anneal. ``report`` receives one dict per evaluation. ``initial_state``
+    continues from saved weights (no warm-up then: the model is already trained). With ``anneal`` the
+    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run:
+    the last, lowest-rate epochs are the ones that settle a model.
     """
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
@@ -147,6 +163,8 @@ def train_trial(
     patience = int(config.get("patience", 4))
     max_epochs = int(config.get("max_epochs", 1000))
     warmup_steps = 1 if initial_state is not None else 30
+    anneal = bool(config.get("anneal", False))
+    started = time.time()
 
     lengths = [len(f) for f in train.features]
     history: list[dict] = []
@@ -188,8 +206,11 @@ def train_trial(
                     raise FloatingPointError("training diverged: the loss was NaN or infinite in 20 batches")
                 optimizer.zero_grad(set_to_none=True)
                 continue
-            for group in optimizer.param_groups:  # linear warm-up keeps early steps from diverging
-                group["lr"] = config["learning_rate"] * min(1.0, (step + 1) / warmup_steps) * group.get("scale", 1.0)
+            rate = config["learning_rate"] * min(1.0, (step + 1) / warmup_steps)  # warm-up keeps early steps from diverging
+            if anneal:
+                rate *= annealed_rate_scale(time.time() - started, current_deadline() - started)
+            for group in optimizer.param_groups:
+                group["lr"] = rate * group.get("scale", 1.0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -217,7 +238,7 @@ def train_trial(
         if improved:
             best.update(wer=rates["wer"], cer=rates["cer"], epoch=epoch,
                         state=copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()}))
-        if progressed or step < MIN_STEPS_BEFORE_PLATEAU:
+        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or anneal:
             evaluations_without_gain = 0
         else:
             evaluations_without_gain += 1
@@ -231,6 +252,7 @@ def train_trial(
             "val_cer": rates["cer"],
             "best_val_wer": best["wer"],
             "epoch_seconds": last_epoch_seconds,
+            "learning_rate": optimizer.param_groups[0]["lr"],
             "time": time.time(),
         }
         history.append(metrics)

@@ -18,6 +18,8 @@ from autoasr.trainer import SplitTensors, train_trial
 TRIAL_FILE = "trial.json"
 MODEL_SPEC_FILE = "model.json"
 MODEL_WEIGHTS_FILE = "model.safetensors"
+# how a trial was run, not what was searched: left out when configs are compared or shown as settings
+BOOKKEEPING_KEYS = ("patience", "continued_from", "anneal")
 
 
 def new_trial_record(trial_id: str, config: dict) -> dict:

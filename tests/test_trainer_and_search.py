@@ -4,7 +4,7 @@ import torch
 
 from autoasr.search import PRESETS, PortfolioSearcher, median_stopping
 from autoasr.text import CharVocabulary
-from autoasr.trainer import SplitTensors, train_trial
+from autoasr.trainer import SplitTensors, annealed_rate_scale, train_trial
 
 
 def toy_task(count=48):
@@ -45,6 +45,33 @@ def test_trial_stops_at_its_deadline():
     outcome = train_trial(config, split, split, vocabulary, deadline=started + 3)
     assert time.time() - started < 8
     assert outcome.stop_reason in ("deadline", "perfect")
+
+
+def test_annealed_trial_decays_its_rate_to_the_deadline_and_ignores_plateaus():
+    # labels unrelated to the features: the tuning WER stops improving, so a plain trial stops on a plateau
+    generator = torch.Generator().manual_seed(1)
+    features = [torch.randn(20, 40, generator=generator) for _ in range(48)]
+    texts = ["ab" if torch.rand(1, generator=generator).item() < 0.5 else "ba" for _ in features]
+    vocabulary = CharVocabulary.from_texts(texts)
+    train = SplitTensors.build(features[:36], texts[:36], vocabulary)
+    tuning = SplitTensors.build(features[36:], texts[36:], vocabulary)
+    config = {"model": "convnet", "size": "tiny", "learning_rate": 4e-3, "batch_size": 4, "augment": 0.0,
+              "patience": 1}
+    plain = train_trial(config, train, tuning, vocabulary, deadline=time.time() + 60)
+    assert plain.stop_reason == "plateau"
+    annealed = train_trial({**config, "anneal": True}, train, tuning, vocabulary, deadline=time.time() + 4)
+    assert annealed.stop_reason == "deadline"
+    rates = [row["learning_rate"] for row in annealed.history]
+    after_warm_up = rates[rates.index(max(rates)):]
+    assert all(later <= earlier for earlier, later in zip(after_warm_up, after_warm_up[1:]))
+    assert after_warm_up[-1] < 0.25 * max(rates)
+
+
+def test_anneal_schedule_is_a_cosine_from_the_full_rate_to_a_small_floor():
+    scales = [annealed_rate_scale(elapsed, 10.0) for elapsed in range(0, 11)]
+    assert scales[0] == 1.0 and abs(scales[5] - 0.51) < 1e-9 and abs(scales[-1] - 0.02) < 1e-9
+    assert all(later < earlier for earlier, later in zip(scales, scales[1:]))
+    assert annealed_rate_scale(15.0, 10.0) == annealed_rate_scale(10.0, 10.0)  # past the deadline: the floor
 
 
 def test_stop_request_ends_a_trial():
