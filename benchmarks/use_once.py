@@ -3,7 +3,8 @@
 - ONNX and TorchScript transcripts against PyTorch on the 250 official test takes (parity);
 - real-time factors of PyTorch, ONNX Runtime and TorchScript (1 thread, best of 3);
 - a 60 s recording of 40 test takes separated by 0.3-1.0 s pauses: WER of the long-audio path;
-- 200 connected digit strings (2-6 digits) spliced from the test takes: WER with the chosen decoder and greedy.
+- 200 connected digit strings (2-6 digits) spliced from the test takes: WER with the chosen decoder and greedy,
+  and of off-the-shelf PocketSphinx restricted to a digits grammar (the peer the issue names).
 
     python benchmarks/use_once.py --run autoasr_runs/bench_default --fsdd ../shared/data/fsdd
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from autoasr import ASRPredictor, load_dataset
 from autoasr.audio import read_audio
+from autoasr.baselines import pocketsphinx_available, pocketsphinx_baseline
 from autoasr.export import benchmark_runtimes, export_model, load_exported
 from autoasr.long_audio import transcribe_with_words
 from autoasr.metrics import error_rates
@@ -60,9 +62,12 @@ def main() -> None:
         model.decoder = None
         strings_greedy = predictor.evaluate(strings, record=False)
         model.decoder = chosen_decoder
+        strings_pocketsphinx = (pocketsphinx_baseline(strings, domain="digits")["test_wer"]
+                                if pocketsphinx_available() else None)
 
     print("RESULT " + json.dumps({
         "strings_wer": strings_chosen["wer"], "strings_wer_greedy": strings_greedy["wer"],
+        "strings_wer_pocketsphinx": strings_pocketsphinx,
         "num_strings": strings_chosen["num_utterances"], "string_words": strings_chosen["num_words"],
         "model": f"{predictor.leaderboard().iloc[0]['model']} {predictor.leaderboard().iloc[0]['size']}",
         "decoder": predictor.model().decoder is not None and "lm" or "greedy",
