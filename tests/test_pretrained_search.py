@@ -20,7 +20,7 @@ from autoasr.pretrained import (
     ENVIRONMENT_VARIABLE, Wav2Vec2CTC, available_pretrained_encoders, pretrained_search_info, resolve_trial_config,
     save_wav2vec2_checkpoint, tiny_wav2vec2_config, with_pretrained_candidates,
 )
-from autoasr.search import PortfolioSearcher, get_preset
+from autoasr.search import PORTFOLIO, PortfolioSearcher, get_preset
 
 
 class SearchStart(FitCallback):
@@ -125,7 +125,8 @@ def test_candidates_come_right_after_the_first_portfolio_entry(tmp_path):
                                               write_tiny_checkpoint(tmp_path, "larger_one", embed_dim=48)])
     default = get_preset("default")
     searched = with_pretrained_candidates(default, encoders)
-    assert [c["model"] for c in searched.portfolio[:4]] == ["crnn", "wav2vec2", "wav2vec2", "convnet"]
+    assert [c["model"] for c in searched.portfolio[:4]] == [PORTFOLIO[0]["model"], "wav2vec2", "wav2vec2",
+                                                            PORTFOLIO[1]["model"]]
     assert "wav2vec2" in searched.space["model"].data and "wav2vec2" not in default.space["model"].data
     assert sorted(searched.extra["pretrained_checkpoints"]) == sorted(str(e.path) for e in encoders)
     assert with_pretrained_candidates(default, []) is default
