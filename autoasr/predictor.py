@@ -66,6 +66,17 @@ LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "statu
                        "config", "error"]
 
 
+def compare_decoders_on_tuning(network, tuning: SplitTensors, symbols, domain, train_texts: list[str]):
+    """Greedy against lexicon + n-gram LM decoding of ``network`` on (up to 300 of) the tuning utterances,
+    the LM built from the domain's text and ``train_texts``: the choice every search makes on its winner."""
+    from autoasr.lm_decoding import compare_decoders
+
+    count = min(len(tuning.features), DECODER_CHOICE_UTTERANCES)
+    return compare_decoders(emissions(network, tuning.features[:count]), tuning.texts[:count], symbols,
+                            domain.language_model_text(train_texts), lm_weights=(0.5, 1.0, 2.0),
+                            word_scores=(0.0, 1.0), prefer_lm=domain.decoder == "lm", order=domain.lm_order)
+
+
 def _decoder_choice_seconds(num_tuning: int) -> float:
     """Time kept back to compare greedy and LM decoding on the winner: ~3 ms per utterance and setting."""
     return 0.5 + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
@@ -362,7 +373,7 @@ class ASRPredictor:
         The LM learns from the domain's text and the training transcripts; the choice and both WERs
         go into the winner's leaderboard row, and the decoder into its model spec.
         """
-        from autoasr.lm_decoding import compare_decoders, lm_decoding_available
+        from autoasr.lm_decoding import lm_decoding_available
 
         if self.best_trial_id is None or self._stop_requested.is_set() or not lm_decoding_available():
             return
@@ -371,12 +382,8 @@ class ASRPredictor:
         trial = self._trials[self.best_trial_id]
         model = self.model(self.best_trial_id)
         _, tuning = tensors_for(trial["config"].get("frontend", "logmel"))
-        count = min(len(tuning.features), DECODER_CHOICE_UTTERANCES)
-        outputs = emissions(model.network, tuning.features[:count])
-        comparison = compare_decoders(outputs, tuning.texts[:count], self.vocabulary.symbols,
-                                      self.domain_spec.language_model_text(train_texts),
-                                      lm_weights=(0.5, 1.0, 2.0), word_scores=(0.0, 1.0),
-                                      prefer_lm=self.domain_spec.decoder == "lm", order=self.domain_spec.lm_order)
+        comparison = compare_decoders_on_tuning(model.network, tuning, self.vocabulary.symbols, self.domain_spec,
+                                                train_texts)
         trial.update(comparison.summary())
         if comparison.chosen == "lm":
             model.decoder = comparison.decoder

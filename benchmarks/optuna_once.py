@@ -20,11 +20,10 @@ from autoasr.data import load_dataset, split_tuning
 from autoasr.domains import get_domain
 from autoasr.features import FrontendConfig, compute_features
 from autoasr.inference import TrainedModel
-from autoasr.lm_decoding import compare_decoders
 from autoasr.metrics import error_rates
 from autoasr.text import CharVocabulary
-from autoasr.predictor import DECODER_CHOICE_UTTERANCES, _decoder_choice_seconds
-from autoasr.trainer import SplitTensors, emissions, train_trial
+from autoasr.predictor import _decoder_choice_seconds, compare_decoders_on_tuning
+from autoasr.trainer import SplitTensors, train_trial
 from autoasr.training_data import expand_training_set
 
 
@@ -91,12 +90,8 @@ def main() -> None:
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3))
     study.optimize(objective, timeout=max(deadline - time.time(), 1))
     model = TrainedModel.build(best["config"], vocabulary, best["state"])
-    _, tuning_split = tensors_for(best["config"]["frontend"])
-    count = min(len(tuning_split.features), DECODER_CHOICE_UTTERANCES)
-    comparison = compare_decoders(emissions(model.network, tuning_split.features[:count]), tuning_split.texts[:count],
-                                  vocabulary.symbols, domain.language_model_text(train.texts),
-                                  lm_weights=(0.5, 1.0, 2.0), word_scores=(0.0, 1.0),
-                                  prefer_lm=domain.decoder == "lm", order=domain.lm_order)
+    comparison = compare_decoders_on_tuning(model.network, tensors_for(best["config"]["frontend"])[1],
+                                            vocabulary.symbols, domain, train.texts)
     if comparison.chosen == "lm":
         model.decoder = comparison.decoder
     fit_seconds = time.time() - started
@@ -113,7 +108,7 @@ def main() -> None:
         "presets": "optuna-tpe", "time_limit": arguments.time_limit, "fit_seconds": fit_seconds,
         "test_wer": result["wer"], "test_cer": result["cer"], "num_test": result["num_utterances"],
         "trials": len(study.trials), "trials_ok": sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials),
-        "best_model": f"{best['config']['model']} {best['config']['size']}", "best_val_wer": min(best["wer"], comparison.lm_wer if comparison.chosen == "lm" else best["wer"]),
+        "best_model": f"{best['config']['model']} {best['config']['size']}", "best_val_wer": comparison.lm_wer if comparison.chosen == "lm" else best["wer"],
         "best_decoder": comparison.chosen,
         "first_result_seconds": history[0][0] if history else None,
         "real_time_factor": evaluation_seconds / sum(u.duration for u in test),
