@@ -35,7 +35,7 @@ from autoasr.pretrained import (
     with_pretrained_candidates,
 )
 from autoasr.resources import release_memory, training_threads
-from autoasr.search import describe_space, get_preset, median_stopping, run_local_search
+from autoasr.search import describe_space, first_frontend, get_preset, median_stopping, run_local_search
 from autoasr.storage import load_weights, read_json, write_json, write_text
 from autoasr.text import CharVocabulary, normalize_text
 from autoasr.trainer import SplitTensors, emissions
@@ -59,6 +59,9 @@ MIN_EPOCHS_PER_TRIAL = 6
 MAX_TRAINING_SECONDS = 30.0
 MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd out the search
 DECODER_CHOICE_UTTERANCES = 300
+# no trial is pruned before it has trained this share of a trial's time: a quarter of it shows which
+# models learn per second without letting a slow starter use up its whole turn
+PRUNING_GRACE_SHARE = 0.25
 
 LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms", "rtf",
                        "size_mb", "epochs", "best_epoch",
@@ -234,7 +237,7 @@ class ASRPredictor:
                 )
             return feature_cache[frontend_kind]
 
-        tensors_for("logmel")  # every preset starts with log-mel trials; preparing it now is data preparation time
+        tensors_for(first_frontend(preset))  # the first trial's features count as data preparation time
         self._write_predictor_file(status="running", time_limit=time_limit, seed=seed, data_fingerprints={
             "train": train.fingerprint(), "tuning": tuning.fingerprint()}, data={
             "train": train.summary(), "tuning": tuning.summary(), "skipped_rows": [str(p) for p in train.problems[:50]]})
@@ -331,9 +334,14 @@ class ASRPredictor:
             if reporter is not None:
                 reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
             emit(context.callbacks, "on_epoch_end", trial_id, dict(metrics))
-            if (context.preset.prune and initial_state is None
-                    and median_stopping(context.histories, trial_id, metrics["epoch"], metrics["best_val_wer"])):
-                pruned["flag"] = True
+            if context.preset.prune and initial_state is None:
+                # a continued trial started from trained weights: its curve is no yardstick for fresh ones
+                fresh = {other: history for other, history in context.histories.items()
+                         if "continued_from" not in self._trials.get(other, {}).get("config", {})}
+                seconds_trained = sum(row["epoch_seconds"] for row in record["history"])
+                if median_stopping(fresh, trial_id, seconds_trained, metrics["best_val_wer"],
+                                   grace_seconds=PRUNING_GRACE_SHARE * context.trial_seconds):
+                    pruned["flag"] = True
 
         try:
             run_recorded_trial(
@@ -356,8 +364,8 @@ class ASRPredictor:
 
     def _continue_best(self, deadline: float, context: "_FitContext") -> None:
         """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
-        if self._stop_requested.is_set() or self.best_trial_id is None:
-            return
+        if self._stop_requested.is_set() or self.best_trial_id is None or context.preset.refine_share <= 0:
+            return  # a preset without a continuation share (the baselines) keeps its trials as they ended
         if deadline - time.time() < context.preset.min_trial_seconds:
             return
         parent = self._trials[self.best_trial_id]

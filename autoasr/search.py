@@ -21,13 +21,17 @@ DEFAULT_CONFIG = {
     "batch_size": 32, "frontend": "logmel",
 }
 
-# cheapest first (measured on FSDD, 2 CPU cores: convnet small trains ~290 audio seconds a second, crnn
-# small ~160, conformer small ~140; tiny models more again), so the first result comes soonest and a budget
-# that affords few epochs spends them where they buy the most (batches of 16: twice the updates an epoch;
-# the best trials of plain random search on FSDD all used them); the slower families get their turn after
+# cheapest first (measured on FSDD, 2 CPU cores: convnet tiny trains ~450 audio seconds a second, convnet
+# small ~290, crnn small ~155, conformer small ~150), so the first result comes soonest and a budget that
+# affords few epochs spends them where they buy the most. The settings of the first two come from plain
+# random search on FSDD (docs/benchmarks.md, 2026-12-01): its best trials trained in batches of 16 (twice
+# the updates an epoch) with dropout 0.2-0.25, and the best of all, MFCC features into a tiny convnet,
+# read 3.5% of the tuning words wrong after 11 epochs where the log-mel, dropout 0.1 one read 6.5%
+# (its train loss fell to a fifth of the other's: the small models overfit a small corpus first)
 PORTFOLIO = [
-    {**DEFAULT_CONFIG, "model": "convnet", "size": "tiny", "learning_rate": 3e-3, "batch_size": 16},
-    {**DEFAULT_CONFIG, "model": "convnet", "learning_rate": 3e-3},
+    {**DEFAULT_CONFIG, "model": "convnet", "size": "tiny", "learning_rate": 1.75e-3, "dropout": 0.25, "augment": 1.1,
+     "batch_size": 16, "frontend": "mfcc"},
+    {**DEFAULT_CONFIG, "model": "convnet", "learning_rate": 3e-3, "dropout": 0.2},
     DEFAULT_CONFIG,
     {**DEFAULT_CONFIG, "model": "conformer", "learning_rate": 1.5e-3},
     {**DEFAULT_CONFIG, "frontend": "mfcc", "learning_rate": 3e-3, "augment": 0.5},
@@ -62,7 +66,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "default": Preset("default", "search model families, sizes and training settings", full_space(), 0.2,
-                      refine_share=0.25, portfolio=tuple(PORTFOLIO)),
+                      refine_share=0.35, portfolio=tuple(PORTFOLIO)),
     "single": Preset("single", "one well-chosen configuration trained for the whole budget (the baseline)",
                      dict(DEFAULT_CONFIG), 1.0, patience=8, prune=False),
     "random": Preset("random", "plain random search: no portfolio, no early stopping, no continuation (a baseline)",
@@ -74,6 +78,13 @@ PRESETS: dict[str, Preset] = {
                            0.3, refine_share=0.3, patience=6,
                            portfolio=tuple(c for c in PORTFOLIO if c["size"] != "tiny")[:3]),
 }
+
+
+def first_frontend(preset: Preset) -> str:
+    """The feature frontend of the first trial ``preset`` runs (its features are prepared before the search)."""
+    first = preset.portfolio[0] if preset.portfolio else preset.space
+    frontend = first.get("frontend", "logmel")
+    return frontend if isinstance(frontend, str) else "logmel"
 
 
 def get_preset(name: str) -> Preset:
@@ -129,21 +140,32 @@ class PortfolioSearcher(LocalRandomSearcher):
         return super().get_config(**kwargs)
 
 
-def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, epoch: int, value: float,
-                    min_epoch: int = 3, min_trials: int = 2) -> bool:
-    """True when a trial is worse at this epoch than the median of earlier trials at the same epoch.
+def training_seconds_curve(history: list[dict]) -> list[tuple[float, float]]:
+    """(seconds trained so far, best tuning WER then) after each evaluation of one trial."""
+    curve, elapsed = [], 0.0
+    for row in history:
+        elapsed += row["epoch_seconds"]
+        curve.append((elapsed, row["best_val_wer"]))
+    return curve
 
-    The median stopping rule (Golovin et al., 2017): losers stop early, their time goes to new configs.
+
+def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, seconds_trained: float, value: float,
+                    grace_seconds: float, min_trials: int = 2) -> bool:
+    """True when a trial's best WER is worse than the median of earlier trials' after as many seconds of training.
+
+    The median stopping rule (Golovin et al., 2017) with training time as the resource, as ASHA counts
+    it: a search under a time limit buys WER per second, so a model that learns slowly per second
+    stops early however cheap its epochs look, and its time goes to new configs. No trial is judged
+    before ``grace_seconds``; only trials that trained at least as long are compared.
     """
-    if epoch < min_epoch:
+    if seconds_trained < grace_seconds:
         return False
     others = []
     for other_id, history in history_by_trial.items():
-        if other_id == trial_id or not history:
-            continue
-        at_epoch = [row["best_val_wer"] for row in history if row["epoch"] <= epoch]
-        if at_epoch:
-            others.append(at_epoch[-1])
+        curve = training_seconds_curve(history) if other_id != trial_id else []
+        if curve and curve[-1][0] >= seconds_trained:
+            others.append(next(wer for elapsed, wer in reversed(curve) if elapsed <= seconds_trained)
+                          if curve[0][0] <= seconds_trained else 1.0)
     return len(others) >= min_trials and value > statistics.median(others)
 
 

@@ -185,3 +185,12 @@ def test_fit_with_a_latency_limit_keeps_the_best_model_within_it(searched, tiny_
     assert resumed.fit_summary["limits"] == {"max_latency_ms": limit} and resumed.fit_summary["limits_met"]
     unreachable = ASRPredictor.load(copy).fit(tiny_corpus, time_limit=10, resume=True, max_size_mb=1e-6)
     assert not unreachable.fit_summary["limits_met"] and "was kept" in unreachable.fit_summary["limits_note"]
+
+
+def test_random_baseline_never_continues_its_winner(tiny_corpus, tmp_path):
+    # the baselines of the benchmark must stay what they say: random search alone, no continuation phase
+    predictor = ASRPredictor(path=tmp_path / "random", domain="commands", verbosity=0)
+    predictor.fit(tiny_corpus, time_limit=30, presets="random")
+    configs = predictor.leaderboard()["config"].tolist()
+    assert len(configs) >= 2 and (predictor.leaderboard()["status"] == "ok").any()
+    assert not any("continued_from" in config for config in configs)

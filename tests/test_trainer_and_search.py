@@ -97,9 +97,19 @@ def test_searcher_proposes_the_portfolio_first_then_samples_the_space():
     assert {c["model"] for c in proposed} == {"crnn", "conformer", "convnet"}
 
 
-def test_median_stopping_prunes_a_trial_worse_than_the_median_at_the_same_epoch():
-    histories = {"1": [{"epoch": 3, "best_val_wer": 0.2}], "2": [{"epoch": 3, "best_val_wer": 0.3}],
-                 "3": [{"epoch": 3, "best_val_wer": 0.9}]}
-    assert median_stopping(histories, "3", 3, 0.9)
-    assert not median_stopping(histories, "1", 3, 0.2)
-    assert not median_stopping(histories, "3", 2, 0.9)  # too early to judge
+def _history(*rows):
+    return [{"epoch": i + 1, "epoch_seconds": seconds, "best_val_wer": wer} for i, (seconds, wer) in enumerate(rows)]
+
+
+def test_median_stopping_compares_trials_after_equal_training_time_not_equal_epochs():
+    # two fast-epoch trials at 0.3 / 0.4 WER after 15 s; a slow-epoch trial still at 100% after one 15 s epoch
+    histories = {"1": _history((5, 0.6), (5, 0.4), (5, 0.3), (5, 0.2)), "2": _history((5, 0.7), (5, 0.5), (5, 0.4)),
+                 "3": _history((15, 1.0))}
+    assert median_stopping(histories, "3", 15, 1.0, grace_seconds=10)
+    assert not median_stopping(histories, "3", 15, 0.3, grace_seconds=10)  # as good as the median after 15 s
+    assert not median_stopping(histories, "3", 15, 1.0, grace_seconds=20)  # too early to judge
+    # a trial is compared only with trials that trained at least as long: after 30 s no other one has
+    assert not median_stopping({**histories, "3": _history((30, 1.0))}, "3", 30, 1.0, grace_seconds=10)
+    # an earlier trial whose first evaluation came later than this point counts as having no model yet (100%)
+    slow = {"1": _history((40, 0.5)), "2": _history((40, 0.6)), "3": _history((10, 0.9))}
+    assert not median_stopping(slow, "3", 10, 0.9, grace_seconds=5)
