@@ -20,10 +20,12 @@ from pathlib import Path
 
 from autoasr.paths import cache_dir
 
-# best tuning WER of the default CRNN after N full passes over ~15 minutes of FSDD audio (2-core CPU)
-PRIOR_CURVE = {1: 1.0, 3: 0.98, 5: 0.64, 7: 0.37, 10: 0.19, 13: 0.13, 16: 0.07, 20: 0.035, 30: 0.02}
-PRIOR_AUDIO_SECONDS_PER_SECOND = 370.0  # CRNN small, 2 CPU cores, batch 32
-SEARCH_SHARE_OF_BEST_TRIAL = 0.45  # the winner typically trains for ~45% of the budget (its trial + continuation)
+# best greedy tuning WER the default search had reached after N passes over FSDD's ~35 minutes of
+# training audio (epochs of a continued trial counted on from its parent's), median of the three 300 s
+# seeds of 2026-12-02 (docs/benchmarks.md, 2 CPU cores); LM decoding, chosen afterwards, reads lower still
+PRIOR_CURVE = {1: 0.71, 3: 0.2, 5: 0.13, 7: 0.074, 10: 0.044, 13: 0.035, 16: 0.029, 20: 0.026, 30: 0.024, 60: 0.021}
+PRIOR_AUDIO_SECONDS_PER_SECOND = 360.0  # the default search's trials together, 2 CPU cores (326-411 measured)
+SEARCH_SHARE_OF_BEST_TRIAL = 0.55  # the winner trains for ~55% of the budget (its trial + continuation: 158-168 s of 300)
 
 
 def history_file() -> Path:
@@ -89,6 +91,18 @@ def forecast_budget(audio_seconds: float, time_limit: float, cpu_count: int | No
     else:
         expected = _interpolate(PRIOR_CURVE, epochs)
     return Forecast(expected_wer=expected, epochs_affordable=epochs, seconds_per_epoch=seconds_per_epoch, basis=basis)
+
+
+def epochs_from_scratch(trials: list[dict]) -> list[dict]:
+    """The history rows of ``trials`` with each epoch counted from untrained weights: a trial continued
+    from another's checkpoint (``config["continued_from"]``) goes on from its parent's epoch count."""
+    by_id = {trial["trial_id"]: trial for trial in trials}
+
+    def epochs_before(trial: dict) -> int:
+        parent = by_id.get(trial.get("config", {}).get("continued_from"))
+        return len(parent.get("history", [])) + epochs_before(parent) if parent else 0
+
+    return [{**row, "epoch": row["epoch"] + epochs_before(trial)} for trial in trials for row in trial.get("history", [])]
 
 
 def record_run(audio_seconds: float, time_limit: float, history_rows: list[dict], audio_seconds_trained: float,

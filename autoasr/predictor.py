@@ -25,7 +25,7 @@ from autoasr.data import DataError, Dataset, Problem, load_dataset, split_tuning
 from autoasr.domains import apply_search_overrides, get_domain
 from autoasr.evaluation import evaluation_dataset, score
 from autoasr.features import FrontendConfig, compute_features, default_cache_dir
-from autoasr.forecast import forecast_budget, record_run
+from autoasr.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.inference import TrainedModel
 from autoasr.model_costs import best_within, measure_inference_cost, pareto_front, within_limits
 from autoasr.pretrained import (
@@ -311,7 +311,7 @@ class ASRPredictor:
         }
         self.save()
         trials = [t for t in self._trials.values() if t.get("train_seconds")]
-        record_run(train_audio_seconds, time_limit, [row for t in trials for row in t["history"]],
+        record_run(train_audio_seconds, time_limit, epochs_from_scratch(list(self._trials.values())),
                    sum(t.get("audio_seconds_trained", 0.0) for t in trials), sum(t["train_seconds"] for t in trials))
         emit(callbacks, "on_search_end", self.leaderboard())
         if self.best_trial_id is None:

@@ -15,10 +15,22 @@ def test_forecast_learns_from_recorded_runs_on_this_machine(monkeypatch, tmp_pat
     prior = forecast_budget(100, 60)
     history = [{"epoch": e, "best_val_wer": 1.0 / e} for e in range(1, 11)]
     # a machine ten times faster than the prior: same budget, many more epochs
-    record_run(audio_seconds=100, time_limit=60, history_rows=history, audio_seconds_trained=37000,
+    prior_throughput = 100 / prior.seconds_per_epoch  # audio seconds trained per second
+    record_run(audio_seconds=100, time_limit=60, history_rows=history, audio_seconds_trained=10 * prior_throughput * 10,
                training_seconds=10)
     assert history_file().is_file()
     learned = forecast_budget(100, 60)
     assert "learned from 1 earlier run" in learned.basis
     assert abs(learned.seconds_per_epoch - prior.seconds_per_epoch / 10) < 1e-9
     assert abs(learned.expected_wer - 0.1) < 1e-9  # past the recorded curve's end: its last value
+
+
+def test_a_continued_trial_counts_its_epochs_on_from_its_parent():
+    from autoasr.forecast import epochs_from_scratch
+
+    parent = {"trial_id": "001", "config": {}, "history": [{"epoch": 1, "best_val_wer": 0.9}, {"epoch": 2, "best_val_wer": 0.5}]}
+    child = {"trial_id": "002", "config": {"continued_from": "001"}, "history": [{"epoch": 1, "best_val_wer": 0.2}]}
+    grandchild = {"trial_id": "003", "config": {"continued_from": "002"}, "history": [{"epoch": 1, "best_val_wer": 0.1}]}
+    rows = epochs_from_scratch([parent, child, grandchild])
+    # the child's first epoch is the third from untrained weights: a learned curve must not credit epoch 1 with 20%
+    assert [(row["epoch"], row["best_val_wer"]) for row in rows] == [(1, 0.9), (2, 0.5), (3, 0.2), (4, 0.1)]
