@@ -338,9 +338,7 @@ class ASRPredictor:
                 # a continued trial started from trained weights: its curve is no yardstick for fresh ones
                 fresh = {other: history for other, history in context.histories.items()
                          if "continued_from" not in self._trials.get(other, {}).get("config", {})}
-                seconds_trained = sum(row["epoch_seconds"] for row in record["history"])
-                if median_stopping(fresh, trial_id, seconds_trained, metrics["best_val_wer"],
-                                   grace_seconds=PRUNING_GRACE_SHARE * context.trial_seconds):
+                if median_stopping(fresh, trial_id, grace_seconds=PRUNING_GRACE_SHARE * context.trial_seconds):
                     pruned["flag"] = True
 
         try:

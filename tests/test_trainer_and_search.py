@@ -105,11 +105,13 @@ def test_median_stopping_compares_trials_after_equal_training_time_not_equal_epo
     # two fast-epoch trials at 0.3 / 0.4 WER after 15 s; a slow-epoch trial still at 100% after one 15 s epoch
     histories = {"1": _history((5, 0.6), (5, 0.4), (5, 0.3), (5, 0.2)), "2": _history((5, 0.7), (5, 0.5), (5, 0.4)),
                  "3": _history((15, 1.0))}
-    assert median_stopping(histories, "3", 15, 1.0, grace_seconds=10)
-    assert not median_stopping(histories, "3", 15, 0.3, grace_seconds=10)  # as good as the median after 15 s
-    assert not median_stopping(histories, "3", 15, 1.0, grace_seconds=20)  # too early to judge
+    assert median_stopping(histories, "3", grace_seconds=10)
+    # as good as the median after 15 s
+    assert not median_stopping({**histories, "3": _history((15, 0.3))}, "3", grace_seconds=10)
+    assert not median_stopping(histories, "3", grace_seconds=20)  # too early to judge
     # a trial is compared only with trials that trained at least as long: after 30 s no other one has
-    assert not median_stopping({**histories, "3": _history((30, 1.0))}, "3", 30, 1.0, grace_seconds=10)
+    assert not median_stopping({**histories, "3": _history((30, 1.0))}, "3", grace_seconds=10)
     # an earlier trial whose first evaluation came later than this point counts as having no model yet (100%)
     slow = {"1": _history((40, 0.5)), "2": _history((40, 0.6)), "3": _history((10, 0.9))}
-    assert not median_stopping(slow, "3", 10, 0.9, grace_seconds=5)
+    assert not median_stopping(slow, "3", grace_seconds=5)
+    assert not median_stopping(histories, "4", grace_seconds=0)  # a trial with no evaluation yet is never judged
