@@ -4,7 +4,8 @@
 >>> train, test = load_dataset("demo", split=("train", "test"))        # doctest: +SKIP
 >>> predictor = ASRPredictor(path="runs/demo", domain="digits").fit(train, time_limit=120)  # doctest: +SKIP
 """
-from autoasr.data import DataError, Dataset, Problem, Utterance, load_dataset
+from autoasr.data.dataset import DataError, Dataset, Problem, Utterance
+from autoasr.data.load import load_dataset
 
 __all__ = ["ASRPredictor", "Dataset", "DataError", "Problem", "Utterance", "load_dataset"]
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from autoasr.data import DataError
+from autoasr.data.dataset import DataError
 from autoasr.predictor import FitError
 
 
@@ -75,7 +75,7 @@ def command_demo(arguments) -> int:
 
 def _load_model(model_path: str):
     """A saved run (a folder with predictor.json) or an exported file (.onnx via onnxruntime, .pt TorchScript)."""
-    from autoasr.export import is_exported_file, load_exported
+    from autoasr.export.runtime import is_exported_file, load_exported
 
     if is_exported_file(model_path):
         return load_exported(model_path)
@@ -98,7 +98,7 @@ def command_evaluate(arguments) -> int:
 def command_transcribe(arguments) -> int:
     model = _load_model(arguments.model_dir)
     if arguments.json:  # with word timestamps from CTC alignment; long recordings are segmented at pauses
-        from autoasr.long_audio import transcribe_with_words
+        from autoasr.inference.long_audio import transcribe_with_words
 
         _print_json([result.to_dict() for result in transcribe_with_words(model, list(arguments.audio))])
         return 0
@@ -108,7 +108,7 @@ def command_transcribe(arguments) -> int:
 
 
 def command_export(arguments) -> int:
-    from autoasr.export import export_model
+    from autoasr.export.writers import export_model
 
     default_name = "model.onnx" if arguments.format == "onnx" else "model.pt"
     output = Path(arguments.output) if arguments.output else Path(arguments.model_dir) / default_name
@@ -147,7 +147,7 @@ def _add_limit_arguments(parser) -> None:
 
 
 def command_inspect(arguments) -> int:
-    from autoasr.inspection import inspect_dataset
+    from autoasr.data.inspection import inspect_dataset
 
     try:
         report = inspect_dataset(arguments.data, domain=arguments.domain, against=arguments.vocabulary)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoasr.data import load_dataset
-from autoasr.report import write_report
+from autoasr.data.load import load_dataset
+from autoasr.results.report import write_report
 
 
 def run_demo(output: str | Path = "autoasr_runs/demo", time_limit: float = 180, presets: str = "default") -> Path:

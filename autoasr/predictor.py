@@ -13,139 +13,71 @@ import shutil
 import statistics
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pandas
 import torch
 
-from autoasr.callbacks import FitCallback, emit
-from autoasr.data import DataError, Dataset, Problem, load_dataset, split_tuning
-from autoasr.domains import apply_search_overrides, get_domain
-from autoasr.evaluation import evaluation_dataset, score
-from autoasr.features import FrontendConfig, compute_features, default_cache_dir
-from autoasr.forecast import epochs_from_scratch, forecast_budget, record_run
-from autoasr.inference import TrainedModel
-from autoasr.model_costs import best_within, measure_inference_cost, pareto_front, within_limits
-from autoasr.pretrained import (
-    available_pretrained_encoders,
+from autoasr.core.callbacks import FitCallback, emit
+from autoasr.core.resources import release_memory, training_threads
+from autoasr.core.storage import load_weights, read_json, write_json, write_text
+from autoasr.core.text import CharVocabulary, normalize_text
+from autoasr.data.dataset import DataError, Dataset
+from autoasr.data.load import load_dataset
+from autoasr.data.split import (
+    MIN_TRAIN_UTTERANCES,
+    _without_long_recordings,
+    split_tuning,
+)
+from autoasr.domains.expand import expand_training_set
+from autoasr.domains.presets import apply_search_overrides, get_domain
+from autoasr.inference.model import TrainedModel
+from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.models.frontends import FrontendConfig
+from autoasr.models.wav2vec2 import available_pretrained_encoders
+from autoasr.results.evaluation import evaluation_dataset, score
+from autoasr.results.leaderboard import LEADERBOARD_COLUMNS, _describe_limits, _limits
+from autoasr.results.model_costs import (
+    best_within,
+    measure_inference_cost,
+    pareto_front,
+    within_limits,
+)
+from autoasr.results.run_folder import (
+    FORMAT_VERSION,
+    PREDICTOR_FILE,
+    _unreadable_weights,
+)
+from autoasr.search.budget import (
+    FINAL_RESERVE_SECONDS,
+    FINAL_RESERVE_SHARE,
+    MAX_TRIAL_SHARE_OF_EXPLORATION,
+    MIN_EPOCHS_PER_TRIAL,
+    PRUNING_GRACE_SHARE,
+)
+from autoasr.search.candidates import (
     pretrained_search_info,
     resolve_trial_config,
     with_pretrained_candidates,
 )
-from autoasr.resources import release_memory, training_threads
-from autoasr.search import describe_space, first_frontend, get_preset, median_stopping, run_local_search
-from autoasr.storage import load_weights, read_json, write_json, write_text
-from autoasr.text import CharVocabulary, normalize_text
-from autoasr.trainer import SplitTensors, emissions
-from autoasr.training_data import expand_training_set
-from autoasr.trial_runner import (
-    BOOKKEEPING_KEYS,
-    MODEL_SPEC_FILE,
-    MODEL_WEIGHTS_FILE,
+from autoasr.search.decoder_choice import (
+    _decoder_choice_seconds,
+    compare_decoders_on_tuning,
+)
+from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
+from autoasr.search.local import run_local_search
+from autoasr.search.presets import describe_space, first_frontend, get_preset
+from autoasr.search.run import _FitContext, _searched_part, _typical_clip
+from autoasr.search.stopping import median_stopping
+from autoasr.training.feature_cache import compute_features, default_cache_dir
+from autoasr.training.tensors import SplitTensors
+from autoasr.training.trial import (
     TRIAL_FILE,
     close_interrupted,
     new_trial_record,
     run_recorded_trial,
 )
-
-PREDICTOR_FILE = "predictor.json"
-FORMAT_VERSION = 1
-# share of the budget kept back for saving and the final evaluation of the winner
-FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
-MIN_TRAIN_UTTERANCES = 4
-MIN_EPOCHS_PER_TRIAL = 6
-MAX_TRAINING_SECONDS = 30.0
-MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd out the search
-DECODER_CHOICE_UTTERANCES = 300
-# no trial is pruned before it has trained this share of a trial's time: a quarter of it shows which
-# models learn per second without letting a slow starter use up its whole turn
-PRUNING_GRACE_SHARE = 0.25
-
-LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms", "rtf",
-                       "size_mb", "epochs", "best_epoch",
-                       "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
-                       "config", "error"]
-
-
-def compare_decoders_on_tuning(network, tuning: SplitTensors, symbols, domain, train_texts: list[str]):
-    """Greedy against lexicon + n-gram LM decoding of ``network`` on (up to 300 of) the tuning utterances,
-    the LM built from the domain's text and ``train_texts``: the choice every search makes on its winner."""
-    from autoasr.lm_decoding import compare_decoders
-
-    count = min(len(tuning.features), DECODER_CHOICE_UTTERANCES)
-    return compare_decoders(emissions(network, tuning.features[:count]), tuning.texts[:count], symbols,
-                            domain.language_model_text(train_texts), lm_weights=(0.5, 1.0, 2.0),
-                            word_scores=(0.0, 1.0), prefer_lm=domain.decoder == "lm", order=domain.lm_order)
-
-
-def _decoder_choice_seconds(num_tuning: int) -> float:
-    """Time kept back to compare greedy and LM decoding on the winner: ~3 ms per utterance and setting."""
-    return 0.5 + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
-
-
-def _without_long_recordings(dataset: Dataset) -> Dataset:
-    """Recordings too long to train on whole are left out and reported, like any other skipped row."""
-    too_long = [u for u in dataset if (u.duration or 0.0) > MAX_TRAINING_SECONDS]
-    if not too_long:
-        return dataset
-    kept = dataset.subset(u for u in dataset if u not in too_long)
-    kept.problems.extend(Problem(u.source, u.row, f"{u.audio.name} is {u.duration:.0f} s long: recordings over "
-                                 f"{MAX_TRAINING_SECONDS:.0f} s are left out of training (transcribe reads any length)")
-                         for u in too_long)
-    return kept
-
-
-def _limits(max_latency_ms: float | None, max_size_mb: float | None) -> dict:
-    limits = {"max_latency_ms": max_latency_ms, "max_size_mb": max_size_mb}
-    for name, value in limits.items():
-        if value is not None and not value > 0:
-            raise ValueError(f"{name} must be a positive number, not {value!r}")
-    return {name: float(value) for name, value in limits.items() if value is not None}
-
-
-def _typical_clip(dataset: Dataset):
-    """The samples of the utterance of median duration: the clip every trial's latency is timed on."""
-    from autoasr.audio import read_audio
-
-    by_duration = sorted(dataset, key=lambda u: u.duration or 0.0)
-    return read_audio(by_duration[len(by_duration) // 2].audio)
-
-
-def _describe_limits(limits: dict) -> str:
-    units = {"max_latency_ms": "ms latency", "max_size_mb": "MB"}
-    return " and ".join(f"{value:g} {units[name]}" for name, value in limits.items()) or "no limits"
-
-
-def _searched_part(config: dict) -> dict:
-    """The searched settings of a trial config, without bookkeeping keys."""
-    return {k: v for k, v in config.items() if k not in BOOKKEEPING_KEYS}
-
-
-def _unreadable_weights(path: Path) -> str | None:
-    """Why a weights file cannot be used, or None when its safetensors header reads cleanly."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            handle.keys()
-    except Exception as error:  # safetensors parses a header only: no code runs, whatever the file holds
-        return f"checkpoint unreadable ({path.name}: {error})"
-    return None
-
-
-@dataclass
-class _FitContext:
-    """What every trial of one ``fit`` call shares."""
-
-    preset: object
-    callbacks: list
-    tensors_for: Callable
-    seed: int
-    histories: dict
-    trial_seconds: float
-    latency_clip: object  # a typical tuning utterance (16 kHz samples): every trial's latency is timed on it
 
 
 class FitError(RuntimeError):
@@ -203,7 +135,7 @@ class ASRPredictor:
         deadline = started + float(time_limit)
         callbacks = list(callbacks or [])
         if self.verbosity >= 1 and not any(type(c).__name__ == "PrintProgress" for c in callbacks):
-            from autoasr.callbacks import PrintProgress
+            from autoasr.core.callbacks import PrintProgress
 
             callbacks.append(PrintProgress())
         self._stop_requested.clear()
@@ -282,7 +214,7 @@ class ASRPredictor:
         searchable = any(not isinstance(value, (str, int, float)) for value in preset.space.values())
         try:
             if backend == "ray" and searchable:
-                from autoasr.ray_backend import run_ray_search
+                from autoasr.search.ray import run_ray_search
 
                 run_ray_search(run_path=self.path, preset=preset, train=train, tuning=tuning,
                                vocabulary_symbols=self.vocabulary.symbols, cache_dir=default_cache_dir(),
@@ -379,7 +311,7 @@ class ASRPredictor:
         The LM learns from the domain's text and the training transcripts; the choice and both WERs
         go into the winner's leaderboard row, and the decoder into its model spec.
         """
-        from autoasr.lm_decoding import lm_decoding_available
+        from autoasr.decoding.lm import lm_decoding_available
 
         if self.best_trial_id is None or self._stop_requested.is_set() or not lm_decoding_available():
             return
@@ -536,7 +468,7 @@ class ASRPredictor:
         dataset = evaluation_dataset(data, self.domain_spec.normalizer)
         result = score(dataset, self.model(model).transcribe, model or self.best_trial_id, return_details)
         if record:
-            from autoasr.cards import record_evaluation
+            from autoasr.results.cards import record_evaluation
 
             record_evaluation(self, result, dataset)  # the model card shows test scores next to tuning scores
         return result
@@ -562,7 +494,7 @@ class ASRPredictor:
             best_dir.mkdir(exist_ok=True)
             for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
                 shutil.copyfile(self.path / "trials" / self.best_trial_id / name, best_dir / name)
-        from autoasr.cards import write_cards
+        from autoasr.results.cards import write_cards
 
         write_cards(self)  # MODEL_CARD.md, model_card.json, run_card.json
         return self.path

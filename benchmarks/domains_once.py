@@ -27,9 +27,9 @@ SWAHILI_YES_NO = ("ndiyo", "hapana", "ndiyo hapana", "hapana ndiyo", "hapana hap
 def fit_and_score(name: str, manifest: Path, domain, time_limit: float, output: Path, seed: int) -> dict:
     """Fit on the manifest's train split, score its test split with the chosen decoder and greedily."""
     from autoasr import ASRPredictor, load_dataset
-    from autoasr.lm_decoding import LexiconDecoder
-    from autoasr.storage import read_json
-    from autoasr.trial_runner import TRIAL_FILE
+    from autoasr.core.storage import read_json
+    from autoasr.decoding.lm import LexiconDecoder
+    from autoasr.training.trial import TRIAL_FILE
 
     train, test = load_dataset(manifest, split=("train", "test"), domain=domain.normalizer)
     predictor = ASRPredictor(path=output / name, domain=domain, verbosity=0)
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
-    from autoasr.demo_corpus import prepare_spoken_corpus
-    from autoasr.domains import Domain
+    from autoasr.data.demo_corpus import prepare_spoken_corpus
+    from autoasr.domains.presets import Domain
 
     output = Path(arguments.output)
     commands_corpus = prepare_spoken_corpus(output / "corpus_commands", COMMANDS, num_speakers=12,

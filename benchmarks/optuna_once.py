@@ -16,15 +16,21 @@ import time
 import optuna
 import torch
 
-from autoasr.data import load_dataset, split_tuning
-from autoasr.domains import get_domain
-from autoasr.features import FrontendConfig, compute_features
-from autoasr.inference import TrainedModel
-from autoasr.metrics import error_rates
-from autoasr.text import CharVocabulary
-from autoasr.predictor import _decoder_choice_seconds, compare_decoders_on_tuning
-from autoasr.trainer import SplitTensors, train_trial
-from autoasr.training_data import expand_training_set
+from autoasr.core.metrics import error_rates
+from autoasr.core.text import CharVocabulary
+from autoasr.data.load import load_dataset
+from autoasr.data.split import split_tuning
+from autoasr.domains.expand import expand_training_set
+from autoasr.domains.presets import get_domain
+from autoasr.inference.model import TrainedModel
+from autoasr.models.frontends import FrontendConfig
+from autoasr.search.decoder_choice import (
+    _decoder_choice_seconds,
+    compare_decoders_on_tuning,
+)
+from autoasr.training.feature_cache import compute_features
+from autoasr.training.loop import train_trial
+from autoasr.training.tensors import SplitTensors
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ def domains_section(result: dict, time_limit: float, machine: str) -> str:
         f"Command: `python benchmarks/run_benchmarks.py --cases domains --domains-time-limit {time_limit:g}` (runs "
         f"`python benchmarks/domains_once.py --time-limit {time_limit:g}` in a child process), presets `default`, "
         f"`time_limit={time_limit:g}` per fit, a tuning set held out of the train voices automatically. Both corpora are "
-        f"spoken offline by eSpeak NG (`autoasr.demo_corpus.prepare_spoken_corpus`); the test voices are never heard "
+        f"spoken offline by eSpeak NG (`autoasr.data.demo_corpus.prepare_spoken_corpus`); the test voices are never heard "
         f"in training. Machine: {machine}. Run on {time.strftime('%Y-%m-%d')}.\n\n"
         f"- Closed command set: {commands['num_commands']} home commands ({commands['vocabulary_size']} words), "
         f"{commands['num_train']} train utterances by {commands['train_speakers']} voices, {commands['num_test']} test "

@@ -13,17 +13,59 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from autoasr import ASRPredictor, load_dataset
-from autoasr.audio import read_audio
-from autoasr.baselines import pocketsphinx_available, pocketsphinx_baseline
-from autoasr.export import benchmark_runtimes, export_model, load_exported
-from autoasr.long_audio import transcribe_with_words
-from autoasr.metrics import error_rates
-from autoasr.splice import make_spliced_test_set
+from autoasr.core.metrics import error_rates
+from autoasr.data.audio import read_audio
+from autoasr.domains.splice import make_spliced_test_set
+from autoasr.export.runtime import OnnxModel, load_exported
+from autoasr.export.writers import _as_trained_model, export_model
+from autoasr.inference.long_audio import transcribe_with_words
+from autoasr.results.baselines import pocketsphinx_available, pocketsphinx_baseline
+
+
+def benchmark_runtimes(model_or_predictor, audio: list, repeats: int = 3, threads: int = 1) -> list[dict]:
+    """Real-time factors of the PyTorch model and of its ONNX and TorchScript exports on the same audio
+    (read beforehand; frontend, network and decoding timed), best of ``repeats``, on ``threads`` CPU threads.
+
+    >>> benchmark_runtimes(predictor, [u.audio for u in test])                 # doctest: +SKIP
+    [{'runtime': 'pytorch', 'real_time_factor': 0.0041, ...}, {'runtime': 'onnxruntime', ...}, ...]
+    """
+    import tempfile
+
+    from autoasr.data.audio import as_samples
+
+    trained, _ = _as_trained_model(model_or_predictor)
+    samples = [as_samples(item, trained.sample_rate) for item in audio]
+    audio_seconds = sum(len(s) for s in samples) / trained.sample_rate
+    previous_threads = torch.get_num_threads()
+    rows = []
+    try:
+        torch.set_num_threads(threads)
+        with tempfile.TemporaryDirectory() as folder:
+            onnx_file = export_model(trained, Path(folder) / "model.onnx")
+            script_file = export_model(trained, Path(folder) / "model.pt", "torchscript")
+            runners = {"pytorch": trained.transcribe, "onnxruntime": OnnxModel(onnx_file, threads=threads).transcribe,
+                       "torchscript": load_exported(script_file).transcribe}
+            for name, transcribe in runners.items():
+                transcribe(samples[:8])  # warm-up
+                timings = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    transcribe(samples)
+                    timings.append(time.perf_counter() - started)
+                rows.append({"runtime": name, "real_time_factor": min(timings) / audio_seconds,
+                             "median_real_time_factor": float(np.median(timings)) / audio_seconds,
+                             "audio_seconds": audio_seconds, "utterances": len(samples), "threads": threads,
+                             "model": trained.config.get("model"), "size": trained.config.get("size")})
+    finally:
+        torch.set_num_threads(previous_threads)
+    return rows
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ data = None           # your manifest / corpus folder; None builds an example fr
 source = "demo"       # where the example's clips come from
 """, parameters=True),
         code("""
-from autoasr.layouts import LAYOUTS
+from autoasr.data.layouts import LAYOUTS
 
 for layout in LAYOUTS:
     print(f"{layout.name:12s} {layout.description}")
@@ -196,7 +196,7 @@ import importlib.util
 
 dataset = load_dataset(data)
 if importlib.util.find_spec("autoasr.inspection"):      # the `autoasr inspect` report
-    from autoasr.inspection import inspect_dataset
+    from autoasr.data.inspection import inspect_dataset
 
     print(inspect_dataset(dataset).to_text())
 else:
@@ -253,7 +253,8 @@ domain = "commands"
 presets = "default"   # "default" searches; "single" trains one configuration (the honest baseline)
 """, parameters=True),
         code("""
-from autoasr import ASRPredictor, load_dataset, plots
+from autoasr import ASRPredictor, load_dataset
+from autoasr.results import plots
 from widgets import LiveProgress
 
 train, test = load_dataset(data, split=("train", "test"))
@@ -350,8 +351,8 @@ sweep = [0.25, 0.5, 1.0]   # budgets of the sweep, as shares of time_limit
 """, parameters=True),
         code("""
 from IPython.display import HTML
-from autoasr.domains import DOMAINS
-from autoasr.text import normalize_text
+from autoasr.domains.presets import DOMAINS
+from autoasr.core.text import normalize_text
 from widgets.domain_picker import describe_domains
 
 display(HTML(describe_domains()))
@@ -486,8 +487,8 @@ alignment gives every word a start and end time. Here: twelve test clips joined 
 """),
         code("""
 import numpy as np
-from autoasr.audio import read_audio
-from autoasr.long_audio import transcribe_with_words
+from autoasr.data.audio import read_audio
+from autoasr.inference.long_audio import transcribe_with_words
 
 pause = np.zeros(int(0.6 * 16000), dtype=np.float32)
 pieces = [read_audio(u.audio) for u in list(test)[:12]]
@@ -506,7 +507,8 @@ text without autoasr: ONNX needs only `onnxruntime` and `numpy`. The same is on 
 uses it.
 """),
         code("""
-from autoasr.export import export_model, load_exported
+from autoasr.export.writers import export_model
+from autoasr.export.runtime import load_exported
 
 exported = export_model(predictor, f"{model_dir}/model.onnx", format="onnx")
 print("exported", exported, f"({exported.stat().st_size / 1e6:.1f} MB)")

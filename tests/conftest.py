@@ -26,7 +26,7 @@ def fsdd_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """Manifest of a small synthesized corpus (4 voices, digits, digit strings and commands)."""
-    from autoasr.demo_corpus import prepare_demo_corpus
+    from autoasr.data.demo_corpus import prepare_demo_corpus
 
     return prepare_demo_corpus(tmp_path_factory.mktemp("tiny_corpus"), num_speakers=4, repeats=1)
 
@@ -36,7 +36,7 @@ def fsdd_subset(fsdd_dir, tmp_path_factory) -> Path:
     """A manifest of 400 FSDD training takes and 100 test takes: real speech, small enough for seconds of training."""
     import csv
 
-    from autoasr.layouts import DIGIT_WORDS, FSDD_NAME
+    from autoasr.data.layouts import DIGIT_WORDS, FSDD_NAME
 
     rows = []
     for file in sorted((fsdd_dir / "recordings").glob("*.wav")):
@@ -82,12 +82,15 @@ def robust_digit_model(fsdd_subset, tmp_path_factory):
     import torch
 
     from autoasr import load_dataset
-    from autoasr.data import Dataset, split_tuning
-    from autoasr.features import FrontendConfig, compute_features
-    from autoasr.inference import TrainedModel
-    from autoasr.storage import save_weights, write_json
-    from autoasr.text import CharVocabulary
-    from autoasr.trainer import SplitTensors, train_trial
+    from autoasr.core.storage import save_weights, write_json
+    from autoasr.core.text import CharVocabulary
+    from autoasr.data.dataset import Dataset
+    from autoasr.data.split import split_tuning
+    from autoasr.inference.model import TrainedModel
+    from autoasr.models.frontends import FrontendConfig
+    from autoasr.training.feature_cache import compute_features
+    from autoasr.training.loop import train_trial
+    from autoasr.training.tensors import SplitTensors
 
     kept = Path(os.environ["AUTOASR_CACHE"]) / "test-models" / "robust-digits-convnet"
     if (kept / "model.safetensors").is_file():

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from autoasr.archives import UnsafeArchiveError, safe_extract
 from autoasr.cli import main
-from autoasr.data import DataError
-from autoasr.layouts import read_corpus
+from autoasr.data.archives import UnsafeArchiveError, safe_extract
+from autoasr.data.dataset import DataError
+from autoasr.data.load import read_corpus
 
 
 def make_zip(path: Path, entries: dict[str, bytes], symlinks: dict[str, str] | None = None) -> Path:

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr.audio import AudioError, read_audio
-from autoasr.text import BLANK, CharVocabulary, normalize_text
+from autoasr.core.text import BLANK, CharVocabulary, normalize_text
+from autoasr.data.audio import AudioError, read_audio
 
 
 def test_stereo_44k_file_is_mixed_to_mono_and_resampled_to_16k(tmp_path):

@@ -6,12 +6,25 @@ import pytest
 import soundfile
 import torch
 
-from autoasr.augment import (
-    RECIPES, AddNoise, AugmentationRecipe, NoiseFolder, Reverberation, SpeedPerturbation, TelephoneChannel,
-    add_noise_at_snr, augmented_copies, get_recipe, recipe_for_domain, reverberate, speed_perturb,
-    synthetic_impulse_response, synthetic_noise, telephone_channel,
+from autoasr.domains.augment import (
+    RECIPES,
+    AddNoise,
+    AugmentationRecipe,
+    NoiseFolder,
+    Reverberation,
+    SpeedPerturbation,
+    TelephoneChannel,
+    add_noise_at_snr,
+    augmented_copies,
+    get_recipe,
+    recipe_for_domain,
+    reverberate,
+    speed_perturb,
+    synthetic_impulse_response,
+    synthetic_noise,
+    telephone_channel,
 )
-from autoasr.domains import DOMAINS
+from autoasr.domains.presets import DOMAINS
 
 RATE = 16000
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from autoasr.cards import (
+from autoasr.results.cards import (
     EVALUATIONS_JSON,
     MODEL_CARD_JSON,
     MODEL_CARD_MD,
@@ -94,7 +94,7 @@ def test_a_finished_run_reopens_in_a_new_process(run_copy):
     script = f"""
 import json
 from autoasr import ASRPredictor
-from autoasr import plots
+from autoasr.results import plots
 predictor = ASRPredictor.load({str(run_copy.path)!r})
 history = predictor.history()
 figure = plots.learning_curves(history)
@@ -121,7 +121,7 @@ print(json.dumps({{
 
 def test_pocketsphinx_baseline_row_on_the_same_test_data(trained_predictor, fsdd_subset):
     pytest.importorskip("pocketsphinx")
-    from autoasr.baselines import leaderboard_with_baselines
+    from autoasr.results.baselines import leaderboard_with_baselines
 
     table = leaderboard_with_baselines(trained_predictor, fsdd_subset)
     assert list(table["model"]).count("pocketsphinx") == 1 and len(table) == 2

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from autoasr.cli import main
-from autoasr.data import load_dataset
+from autoasr.data.load import load_dataset
 
 
 def run_cli(*arguments, cwd=None):

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr.data import DataError, load_dataset, split_tuning
+from autoasr.data.dataset import DataError
+from autoasr.data.load import load_dataset
+from autoasr.data.split import split_tuning
 
 
 def write_tone(path, seconds=0.3, rate=16000):

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr.demo_corpus import DEMO_SAMPLE_RATE, DEMO_VOCABULARY, prepare_demo_corpus, prepare_spoken_corpus
+from autoasr.data.demo_corpus import (
+    DEMO_SAMPLE_RATE,
+    DEMO_VOCABULARY,
+    prepare_demo_corpus,
+    prepare_spoken_corpus,
+)
 
 SMALL = {"num_speakers": 4, "repeats": 1, "seed": 0}
 
@@ -140,7 +145,7 @@ def test_missing_espeak_gives_an_install_hint(tmp_path, monkeypatch):
 
 
 def test_default_root_follows_autoasr_cache(tmp_path, monkeypatch):
-    from autoasr import demo_corpus
+    from autoasr.data import demo_corpus
 
     monkeypatch.setenv("AUTOASR_CACHE", str(tmp_path))
     assert demo_corpus._default_root() == tmp_path / "demo_corpus"

@@ -5,8 +5,14 @@ import json
 
 import pytest
 
-from autoasr.domains import DECODERS, DOMAINS, Domain, apply_search_overrides, get_domain
-from autoasr.search import PRESETS, full_space
+from autoasr.domains.presets import (
+    DECODERS,
+    DOMAINS,
+    Domain,
+    apply_search_overrides,
+    get_domain,
+)
+from autoasr.search.presets import PRESETS, full_space
 
 
 def test_the_presets_users_pick_from_exist_with_their_settings():

@@ -14,10 +14,17 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr import downloads, load_dataset
-from autoasr.archives import UnsafeArchiveError
-from autoasr.downloads import (DownloadError, download_file, download_yesno, prepare_fsdd,
-                               prepare_mini_librispeech, prepare_yesno)
+from autoasr import load_dataset
+from autoasr.data import downloads
+from autoasr.data.archives import UnsafeArchiveError
+from autoasr.data.downloads import (
+    DownloadError,
+    download_file,
+    download_yesno,
+    prepare_fsdd,
+    prepare_mini_librispeech,
+    prepare_yesno,
+)
 
 
 def clip_bytes(name: str, suffix: str = "WAV", rate: int = 8000) -> bytes:

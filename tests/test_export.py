@@ -12,19 +12,14 @@ import pytest
 import torch
 
 from autoasr import load_dataset
-from autoasr.audio import read_audio
-from autoasr.export import (
-    OnnxModel,
-    PortableFrontend,
-    TorchScriptModel,
-    export_metadata,
-    export_model,
-    load_exported,
-)
-from autoasr.features import Frontend, FrontendConfig
-from autoasr.inference import TrainedModel
-from autoasr.text import CharVocabulary
-from autoasr.trainer import pad_batch
+from autoasr.core.text import CharVocabulary
+from autoasr.data.audio import read_audio
+from autoasr.export.graph import PortableFrontend
+from autoasr.export.runtime import OnnxModel, TorchScriptModel, load_exported
+from autoasr.export.writers import export_metadata, export_model
+from autoasr.inference.model import TrainedModel
+from autoasr.models.batching import pad_batch
+from autoasr.models.frontends import Frontend, FrontendConfig
 
 DIGIT_TEXT = "zero one two three four five six seven eight nine"
 
@@ -103,7 +98,7 @@ def test_exported_model_transcribes_fsdd_test_takes_exactly_like_pytorch(export_
 def test_a_lexicon_and_lm_decoder_travels_with_the_export(robust_digit_model, test_takes, tmp_path):
     from dataclasses import replace
 
-    from autoasr.lm_decoding import LexiconDecoder, lm_decoding_available
+    from autoasr.decoding.lm import LexiconDecoder, lm_decoding_available
 
     if not lm_decoding_available():
         pytest.skip("flashlight-text is not installed")
@@ -191,7 +186,7 @@ def test_export_of_a_missing_model_is_one_clear_line(tmp_path):
 
 def test_a_model_of_a_custom_domain_exports_and_evaluates_with_that_domains_normaliser(robust_digit_model,
                                                                                       fsdd_subset, tmp_path):
-    from autoasr.domains import Domain
+    from autoasr.domains.presets import Domain
 
     domain = Domain.custom(words=[str(d) for d in range(10)], name="my phone digits", base="digits")
     metadata = export_metadata(robust_digit_model, domain.to_dict())

@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from autoasr.data import load_dataset
-from autoasr.features import Frontend, FrontendConfig, compute_features
-from autoasr.models import MODEL_FAMILIES, build_model
+from autoasr.data.load import load_dataset
+from autoasr.models.frontends import Frontend, FrontendConfig
+from autoasr.models.registry import MODEL_FAMILIES, build_model
+from autoasr.training.feature_cache import compute_features
 
 
 @pytest.mark.parametrize("kind", ["logmel", "mfcc"])

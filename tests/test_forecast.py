@@ -1,4 +1,9 @@
-from autoasr.forecast import PRIOR_CURVE, forecast_budget, history_file, record_run
+from autoasr.search.forecast import (
+    PRIOR_CURVE,
+    forecast_budget,
+    history_file,
+    record_run,
+)
 
 
 def test_larger_budgets_forecast_lower_wer_and_more_epochs(monkeypatch, tmp_path):
@@ -26,7 +31,7 @@ def test_forecast_learns_from_recorded_runs_on_this_machine(monkeypatch, tmp_pat
 
 
 def test_a_continued_trial_counts_its_epochs_on_from_its_parent():
-    from autoasr.forecast import epochs_from_scratch
+    from autoasr.search.forecast import epochs_from_scratch
 
     parent = {"trial_id": "001", "config": {}, "history": [{"epoch": 1, "best_val_wer": 0.9}, {"epoch": 2, "best_val_wer": 0.5}]}
     child = {"trial_id": "002", "config": {"continued_from": "001"}, "history": [{"epoch": 1, "best_val_wer": 0.2}]}

@@ -6,12 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from autoasr.cli import main
-from autoasr.inspection import InspectionReport, inspect_dataset
 from audio_clips import write_audio
 
-
+from autoasr.cli import main
+from autoasr.data.inspection import InspectionReport, inspect_dataset
 
 
 @pytest.fixture()

@@ -6,14 +6,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from autoasr import load_dataset
-from autoasr.data import DataError
-from autoasr.layouts import (FSDD_PATTERN, LAYOUTS, FilenamePattern, detect_layout, read_corpus,
-                             read_filename_pattern, split_name)
 from audio_clips import write_audio
 
-
+from autoasr import load_dataset
+from autoasr.data.dataset import DataError
+from autoasr.data.layouts import (
+    FSDD_PATTERN,
+    LAYOUTS,
+    FilenamePattern,
+    detect_layout,
+    read_filename_pattern,
+    split_name,
+)
+from autoasr.data.load import read_corpus
 
 
 def texts_by_id(dataset) -> dict[str, str]:

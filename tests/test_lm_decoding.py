@@ -7,9 +7,14 @@ import random
 import pytest
 import torch
 
-from autoasr.decoding import greedy_decode
-from autoasr.lm_decoding import LexiconDecoder, NGramModel, compare_decoders, kenlm_available
-from autoasr.text import CharVocabulary
+from autoasr.core.text import CharVocabulary
+from autoasr.decoding.greedy import greedy_decode
+from autoasr.decoding.lm import (
+    LexiconDecoder,
+    NGramModel,
+    compare_decoders,
+    kenlm_available,
+)
 
 COMMANDS = [
     "turn on the light", "turn off the light", "turn on the radio", "turn off the radio", "play music",
@@ -111,7 +116,7 @@ def test_batched_decoding_respects_lengths_and_spec_round_trips():
 
 
 def test_digit_strings_decode_although_training_transcripts_are_isolated_digits():
-    from autoasr.domains import get_domain
+    from autoasr.domains.presets import get_domain
 
     digits = get_domain("digits")
     text = digits.language_model_text(["one", "seven", "nine", "zero"] * 50)  # isolated takes only

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from autoasr.long_audio import (
+from autoasr.inference.long_audio import (
     SegmentationSettings,
     _Source,
     align_words,
@@ -33,7 +33,7 @@ FSDD_RATE = 8000
 def long_recording(fsdd_dir, tmp_path_factory):
     """40 FSDD test takes (takes 0-4, random speakers and digits) with 0.3-1.0 s pauses of faint noise,
     at 8 kHz: returns the path, the reference words and each take's (start, end) in seconds."""
-    from autoasr.layouts import DIGIT_WORDS, FSDD_NAME
+    from autoasr.data.layouts import DIGIT_WORDS, FSDD_NAME
 
     takes = sorted(f for f in (fsdd_dir / "recordings").glob("*.wav") if int(FSDD_NAME.match(f.stem)["take"]) < 5)
     chooser = random.Random(8)
@@ -131,7 +131,7 @@ class LoudnessSpotter:
 
     @property
     def vocabulary(self):
-        from autoasr.text import CharVocabulary
+        from autoasr.core.text import CharVocabulary
 
         return CharVocabulary(self.symbols)
 
@@ -158,7 +158,7 @@ class LoudnessSpotter:
 
 
 def _runs(mask):
-    from autoasr.long_audio import _runs as runs
+    from autoasr.inference.long_audio import _runs as runs
 
     return runs(mask)
 
@@ -198,7 +198,7 @@ def test_words_and_times_from_ctc_alignment():
 
 
 def test_transcribe_json_has_words_with_timestamps(robust_digit_model, long_recording, fsdd_dir, tmp_path):
-    from autoasr.export import export_model
+    from autoasr.export.writers import export_model
 
     path, reference, _ = long_recording
     exported = export_model(robust_digit_model, tmp_path / "digits.onnx")

@@ -5,10 +5,16 @@ import numpy as np
 import pandas
 import pytest
 
-from autoasr.inference import TrainedModel
-from autoasr.model_costs import best_within, measure_inference_cost, pareto_front, weights_megabytes, within_limits
-from autoasr.models import count_parameters
-from autoasr.text import CharVocabulary
+from autoasr.core.text import CharVocabulary
+from autoasr.inference.model import TrainedModel
+from autoasr.models.registry import count_parameters
+from autoasr.results.model_costs import (
+    best_within,
+    measure_inference_cost,
+    pareto_front,
+    weights_megabytes,
+    within_limits,
+)
 
 
 def board(rows):

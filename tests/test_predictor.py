@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autoasr import ASRPredictor, load_dataset
-from autoasr.callbacks import FitCallback
+from autoasr.core.callbacks import FitCallback
 
 LEADERBOARD_FIELDS = {"trial_id", "model", "config", "val_wer", "start_time", "end_time", "status"}
 # the portfolio's first two entries are both convnets (cheapest first): 45 s leaves room for a third family
@@ -103,7 +103,7 @@ def test_evaluate_reports_jiwer_rates_and_error_counts(searched, tiny_corpus):
 def test_transcribe_accepts_arrays_and_single_items(searched, tiny_corpus):
     predictor, _, _ = searched
     test = load_dataset(tiny_corpus, split="test")
-    from autoasr.audio import read_audio
+    from autoasr.data.audio import read_audio
 
     samples = read_audio(test[0].audio)
     assert predictor.transcribe(samples) == predictor.transcribe([test[0].audio])

@@ -7,11 +7,19 @@ import pytest
 import torch
 from torchaudio.models import wav2vec2_model
 
-from autoasr.pretrained import (
-    ENVIRONMENT_VARIABLE, WaveformFrames, Wav2Vec2CTC, available_pretrained_encoders, build_pretrained_ctc,
-    load_wav2vec2, pretrained_model_family, read_encoder, save_wav2vec2_checkpoint, search_candidates,
+from autoasr.models.frontends import WaveformFrames
+from autoasr.models.wav2vec2 import (
+    ENVIRONMENT_VARIABLE,
+    Wav2Vec2CTC,
+    available_pretrained_encoders,
+    build_pretrained_ctc,
+    load_wav2vec2,
+    pretrained_model_family,
+    read_encoder,
+    save_wav2vec2_checkpoint,
     tiny_wav2vec2_config,
 )
+from autoasr.search.candidates import search_candidates
 
 VOCABULARY_SIZE = 5  # blank, space and three "letters"
 

@@ -11,16 +11,26 @@ import torch
 from torchaudio.models import wav2vec2_model
 
 from autoasr import ASRPredictor, load_dataset
-from autoasr.audio import read_audio
-from autoasr.callbacks import FitCallback, PrintProgress
 from autoasr.cli import build_parser
-from autoasr.features import FrontendConfig, compute_features
-from autoasr.inference import TrainedModel
-from autoasr.pretrained import (
-    ENVIRONMENT_VARIABLE, Wav2Vec2CTC, available_pretrained_encoders, pretrained_search_info, resolve_trial_config,
-    save_wav2vec2_checkpoint, tiny_wav2vec2_config, with_pretrained_candidates,
+from autoasr.core.callbacks import FitCallback, PrintProgress
+from autoasr.data.audio import read_audio
+from autoasr.inference.model import TrainedModel
+from autoasr.models.frontends import FrontendConfig
+from autoasr.models.wav2vec2 import (
+    ENVIRONMENT_VARIABLE,
+    Wav2Vec2CTC,
+    available_pretrained_encoders,
+    save_wav2vec2_checkpoint,
+    tiny_wav2vec2_config,
 )
-from autoasr.search import PORTFOLIO, PortfolioSearcher, get_preset
+from autoasr.search.candidates import (
+    pretrained_search_info,
+    resolve_trial_config,
+    with_pretrained_candidates,
+)
+from autoasr.search.local import PortfolioSearcher
+from autoasr.search.presets import PORTFOLIO, get_preset
+from autoasr.training.feature_cache import compute_features
 
 
 class SearchStart(FitCallback):
@@ -83,8 +93,9 @@ def test_saved_wav2vec2_trial_reloads_and_transcribes_without_the_checkpoint(pre
 
 @pytest.mark.parametrize("format", ["onnx", "torchscript"])
 def test_wav2vec2_trial_exports_with_the_same_outputs(pretrained_run, tiny_corpus, tmp_path, format):
-    from autoasr.export import export_model, load_exported
-    from autoasr.long_audio import segment_log_probs
+    from autoasr.export.runtime import load_exported
+    from autoasr.export.writers import export_model
+    from autoasr.inference.long_audio import segment_log_probs
 
     predictor, _, _ = pretrained_run
     trial_id = predictor.leaderboard().query("model == 'wav2vec2'")["trial_id"].iloc[0]

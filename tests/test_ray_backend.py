@@ -1,9 +1,9 @@
 """The Ray backend: trials in parallel through AutoGluon's Ray Tune executor, locally and on a loopback cluster."""
 import json
 import os
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import autoasr.models as models
+import autoasr.models.registry as models
 from autoasr import ASRPredictor, DataError
-from autoasr.search import PORTFOLIO
-from autoasr.text import CharVocabulary
-from autoasr.trainer import SplitTensors, train_trial
+from autoasr.core.text import CharVocabulary
+from autoasr.search.presets import PORTFOLIO
+from autoasr.training.loop import train_trial
+from autoasr.training.tensors import SplitTensors
 
 
 def start_fit(data, output, *extra):
@@ -151,7 +152,7 @@ def test_nan_loss_fails_the_trial_with_a_reason():
 
 
 def test_configuration_too_large_for_free_memory_is_skipped_with_a_reason(monkeypatch):
-    import autoasr.trainer as trainer
+    import autoasr.training.loop as trainer
 
     monkeypatch.setattr(trainer, "available_memory_bytes", lambda device="cpu": 10_000_000)
     vocabulary = CharVocabulary.from_texts(["ab"])
@@ -202,7 +203,7 @@ def test_fit_skips_bad_rows_and_says_so_then_trains_on_the_rest(tiny_corpus, tmp
 
 
 def test_non_utf8_manifest_and_duplicate_ids_are_read(tiny_corpus, tmp_path):
-    from autoasr.data import load_dataset
+    from autoasr.data.load import load_dataset
 
     first = next(l for l in Path(tiny_corpus).read_text().splitlines()[1:])
     audio = Path(tiny_corpus).parent / first.split(",", 1)[0]
@@ -214,7 +215,7 @@ def test_non_utf8_manifest_and_duplicate_ids_are_read(tiny_corpus, tmp_path):
 
 
 def test_characters_unseen_in_training_do_not_break_training_or_evaluation(tiny_corpus, tmp_path):
-    from autoasr.data import load_dataset
+    from autoasr.data.load import load_dataset
 
     train = load_dataset(tiny_corpus, split="train")
     test = load_dataset(tiny_corpus, split="test")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoasr.data import Dataset, load_dataset
-from autoasr.splice import make_spliced_test_set, splice_sequences, trim_silence
+from autoasr.data.dataset import Dataset
+from autoasr.data.load import load_dataset
+from autoasr.domains.splice import make_spliced_test_set, splice_sequences, trim_silence
 
 RATE = 16000
 WORD_TONES = {"one": 400.0, "two": 900.0, "three": 1600.0, "four": 2500.0}

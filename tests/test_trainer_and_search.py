@@ -2,9 +2,12 @@ import time
 
 import torch
 
-from autoasr.search import PRESETS, PortfolioSearcher, median_stopping
-from autoasr.text import CharVocabulary
-from autoasr.trainer import SplitTensors, annealed_rate_scale, train_trial
+from autoasr.core.text import CharVocabulary
+from autoasr.search.local import PortfolioSearcher
+from autoasr.search.presets import PRESETS
+from autoasr.search.stopping import median_stopping
+from autoasr.training.loop import annealed_rate_scale, train_trial
+from autoasr.training.tensors import SplitTensors
 
 
 def toy_task(count=48):

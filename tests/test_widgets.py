@@ -14,12 +14,17 @@ from pathlib import Path
 import pandas
 import pytest
 
+from autoasr import DataError
 from widgets import LiveProgress, build_app
 from widgets.budget_picker import BudgetPicker, estimate_trials
-from autoasr import DataError
 from widgets.data_picker import DataPicker, save_upload
 from widgets.domain_picker import DomainPicker
-from widgets.error_explorer import aligned_words, alignment_html, worst_speakers, worst_words
+from widgets.error_explorer import (
+    aligned_words,
+    alignment_html,
+    worst_speakers,
+    worst_words,
+)
 from widgets.leaderboard import leaderboard_html
 from widgets.session import Session
 
@@ -152,7 +157,7 @@ def test_budget_picker_sets_the_time_limit_and_estimates_trials(tmp_path):
 
 
 def test_domain_picker_offers_every_domain_and_keeps_the_vocabulary(tmp_path):
-    from autoasr.domains import DOMAINS
+    from autoasr.domains.presets import DOMAINS
 
     session = Session(output=tmp_path)
     picker = DomainPicker(session)

@@ -6,8 +6,8 @@ import os
 import ipywidgets as ui
 from autogluon.common import space
 
-from autoasr.predictor import FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE
-from autoasr.search import PRESETS, get_preset
+from autoasr.search.budget import FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE
+from autoasr.search.presets import PRESETS, get_preset
 from widgets.session import Session
 from widgets.style import escape, note
 
@@ -93,7 +93,7 @@ class BudgetPicker:
         train = self.session.train
         if train is not None and len(train):
             try:
-                from autoasr.forecast import forecast_budget
+                from autoasr.search.forecast import forecast_budget
 
                 audio_seconds = sum(u.duration or 0.0 for u in train)
                 forecast = forecast_budget(audio_seconds, self.session.time_limit, cpu_count=self.hardware["cores"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipywidgets as ui
 import plotly.graph_objects as go
 
-from autoasr import plots
+from autoasr.results import plots
 from widgets.session import Session
 from widgets.style import message, note
 

@@ -11,9 +11,9 @@ import ipywidgets as ui
 import plotly.express as px
 import plotly.graph_objects as go
 
-from autoasr import Dataset, DataError, load_dataset
-from autoasr.archives import safe_extract
-from autoasr.layouts import LAYOUTS, detect_layout
+from autoasr import DataError, Dataset, load_dataset
+from autoasr.data.archives import safe_extract
+from autoasr.data.layouts import LAYOUTS, detect_layout
 from widgets.session import Session
 from widgets.style import escape, message, note, table
 
@@ -54,7 +54,7 @@ def save_upload(upload: dict, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -
     """Write an uploaded zip into a folder of its own, extract it safely there; return the corpus path.
 
     The folder is named after the file and a digest of its content, so uploading the same zip again
-    reuses it. Extraction goes through :func:`autoasr.archives.safe_extract`: entries with absolute
+    reuses it. Extraction goes through :func:`autoasr.data.archives.safe_extract`: entries with absolute
     paths, ``..`` or links, and more than ``max_bytes`` once extracted, refuse the whole archive.
     """
     content = bytes(upload["content"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipywidgets as ui
 
-from autoasr import domains
-from autoasr.domains import DOMAINS
+from autoasr.domains import presets as domains
+from autoasr.domains.presets import DOMAINS
 from widgets.session import Session
 from widgets.style import escape, note
 
@@ -30,7 +30,7 @@ def explain(name: str) -> str:
 
 
 class DomainPicker:
-    """Radio buttons for ``autoasr.domains.DOMAINS`` with their explanations, and a vocabulary box."""
+    """Radio buttons for ``autoasr.domains.presets.DOMAINS`` with their explanations, and a vocabulary box."""
 
     def __init__(self, session: Session, domain: str | None = None):
         self.session = session

@@ -15,7 +15,7 @@ import time
 import ipywidgets as ui
 import plotly.graph_objects as go
 
-from autoasr.callbacks import FitCallback
+from autoasr.core.callbacks import FitCallback
 from widgets.style import badge, escape, percent, table
 
 TICK_SECONDS = 1.0

@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
-from autoasr import Dataset, DataError
-from autoasr.data import split_tuning
+from autoasr import DataError, Dataset
+from autoasr.data.split import split_tuning
 
 TEST_FRACTION = 0.2
 

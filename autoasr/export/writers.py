@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from autoasr.export.graph import WaveformToLogProbs, portable_frontend
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+EXPORT_FORMAT_VERSION = 1
+ONNX_OPSET = 17
+METADATA_FILE = "autoasr.json"  # the TorchScript extra file holding the same metadata as the ONNX props
+def _as_trained_model(model_or_predictor):
+    """(TrainedModel, domain or None) from a TrainedModel, an ASRPredictor (its best model), a run
+    folder or a model folder (``run/best``, ``run/trials/<id>``). The domain is its full spec where
+    known, so a custom domain (a name ``get_domain`` cannot look up) travels with the file."""
+    from autoasr.inference.model import TrainedModel
+    from autoasr.inference.model_files import MODEL_SPEC_FILE
+
+    if isinstance(model_or_predictor, TrainedModel):
+        return model_or_predictor, None
+    if hasattr(model_or_predictor, "model") and callable(model_or_predictor.model):
+        spec = getattr(model_or_predictor, "domain_spec", None)
+        return model_or_predictor.model(), spec.to_dict() if spec is not None else None
+    folder = Path(model_or_predictor)
+    if (folder / MODEL_SPEC_FILE).is_file():
+        run = next((parent for parent in folder.parents[:2] if (parent / "predictor.json").is_file()), None)
+        saved = json.loads((run / "predictor.json").read_text()) if run else {}
+        domain = saved.get("domain_spec") or saved.get("domain")
+        return TrainedModel.load(folder), domain
+    if (folder / "predictor.json").is_file():
+        from autoasr.predictor import ASRPredictor
+
+        predictor = ASRPredictor.load(folder)
+        return predictor.model(), predictor.domain_spec.to_dict()
+    raise FileNotFoundError(f"{folder}: neither an autoasr run (predictor.json) nor a model folder ({MODEL_SPEC_FILE})")
+def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]:
+    """String metadata that makes an exported file self-describing."""
+    import autoasr
+
+    portable = portable_frontend(trained.frontend)
+    frontend = {"kind": trained.frontend.config.kind, "num_features": trained.frontend.config.num_features,
+                "sample_rate": trained.frontend.config.sample_rate, "n_fft": portable.n_fft,
+                "hop_length": portable.hop_length, "win_length": portable.win_length,
+                "window": "hann", "normalisation": "per-utterance mean and variance"}
+    if portable.kind == "waveform":  # raw samples in 10 ms frames: the encoder reads the waveform itself
+        frontend.update(window="none", normalisation="none (inside the network where the encoder expects it)")
+    metadata = {
+        "autoasr.format_version": str(EXPORT_FORMAT_VERSION),
+        "autoasr.version": getattr(autoasr, "__version__", "unknown"),
+        "autoasr.vocabulary": json.dumps(list(trained.vocabulary.symbols)),
+        "autoasr.blank_index": "0",
+        "autoasr.frontend": json.dumps(frontend),
+        "autoasr.config": json.dumps(trained.config, default=str),
+        # how references are normalised when evaluating: the name, and the whole spec of a custom domain
+        "autoasr.domain": (domain.get("name") if isinstance(domain, dict) else domain) or "general",
+        "autoasr.domain_spec": json.dumps(domain if isinstance(domain, dict) else None),
+        "autoasr.inputs": "waveform float32 (batch, samples) zero padded mono; waveform_lengths int64 (batch,)",
+        "autoasr.outputs": "log_probs float32 (batch, frames, vocabulary); frame_lengths int64 (batch,)",
+        "autoasr.decoding": "greedy CTC: argmax per frame, merge repeats, drop blank (index 0)",
+    }
+    decoder = getattr(trained, "decoder", None)
+    if decoder is not None:  # the lexicon + n-gram LM beam search chosen for this model, as plain data
+        metadata["autoasr.decoder"] = json.dumps(decoder.spec())
+        metadata["autoasr.decoding"] = ("lexicon + word n-gram LM beam search (autoasr.decoding.lm.LexiconDecoder."
+                                        "from_spec(autoasr.decoder)); greedy CTC where it is unavailable")
+    return metadata
+def _example_inputs(sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    waveform = 0.1 * torch.randn(2, sample_rate, generator=generator)
+    return waveform, torch.tensor([sample_rate, sample_rate * 3 // 4], dtype=torch.long)
+def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> Path:
+    """Write ``model_or_predictor`` (an ASRPredictor's best model, a TrainedModel, or a run/model
+    folder) to one self-contained file: waveform in, CTC log-probabilities out.
+
+    >>> export_model(predictor, "digits.onnx", format="onnx")                 # doctest: +SKIP
+    PosixPath('digits.onnx')
+    """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format '{format}' (choose from {', '.join(EXPORT_FORMATS)})")
+    trained, domain = _as_trained_model(model_or_predictor)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = WaveformToLogProbs(trained).eval()
+    metadata = export_metadata(trained, domain)
+    example = _example_inputs(trained.sample_rate)
+    if format == "onnx":
+        _export_onnx(module, example, path, metadata)
+    else:
+        _export_torchscript(module, example, path, metadata)
+    return path
+def _export_onnx(module: nn.Module, example, path: Path, metadata: dict[str, str]) -> None:
+    import warnings
+
+    import onnx
+
+    temporary = path.with_name(f".{path.name}.tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the legacy exporter warns about itself and about GRU batch sizes
+        torch.onnx.export(
+            module, example, str(temporary), dynamo=False, opset_version=ONNX_OPSET,
+            input_names=["waveform", "waveform_lengths"], output_names=["log_probs", "frame_lengths"],
+            dynamic_axes={"waveform": {0: "batch", 1: "samples"}, "waveform_lengths": {0: "batch"},
+                          "log_probs": {0: "batch", 1: "frames"}, "frame_lengths": {0: "batch"}},
+        )
+    graph = onnx.load(str(temporary))
+    del graph.metadata_props[:]
+    for key, value in metadata.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    graph.doc_string = "autoasr CTC speech recognizer: waveform -> log-probabilities (see metadata_props)"
+    onnx.checker.check_model(graph)
+    onnx.save(graph, str(temporary))
+    temporary.replace(path)
+def _export_torchscript(module: nn.Module, example, path: Path, metadata: dict[str, str]) -> None:
+    import warnings
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            scripted = torch.jit.script(module)
+        except Exception:  # some network layers do not script; a trace keeps batch and time dynamic for them
+            scripted = torch.jit.trace(module, example, check_trace=False)
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.jit.save(scripted, str(temporary), _extra_files={METADATA_FILE: json.dumps(metadata)})
+    temporary.replace(path)

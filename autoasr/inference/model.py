@@ -1,0 +1,98 @@
+"""A trained model ready to use: frontend + network + vocabulary, rebuilt from files without pickle."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from autoasr.core.storage import load_weights, read_json
+from autoasr.core.text import CharVocabulary
+from autoasr.data.audio import as_samples
+from autoasr.decoding.greedy import greedy_decode
+from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.models.batching import transcribe_features
+from autoasr.models.frontends import Frontend, FrontendConfig
+from autoasr.models.registry import build_network
+
+
+@dataclass
+class TrainedModel:
+    """Everything needed to turn audio into text."""
+
+    config: dict
+    vocabulary: CharVocabulary
+    frontend: Frontend
+    network: torch.nn.Module
+    decoder: object | None = None  # a LexiconDecoder (lexicon + n-gram LM) when it beat greedy decoding
+
+    @classmethod
+    def build(cls, config: dict, vocabulary: CharVocabulary, state_dict: dict | None = None) -> "TrainedModel":
+        frontend = Frontend(FrontendConfig(kind=config.get("frontend", "logmel"),
+                                           num_features=int(config.get("num_features", 40))))
+        # a saved model is rebuilt from its config alone (a pretrained encoder from its stored architecture)
+        network = build_network(config, frontend.config.num_features, len(vocabulary),
+                                pretrained_weights=state_dict is None)
+        if state_dict is not None:
+            network.load_state_dict(state_dict)
+        network.eval()
+        return cls(dict(config), vocabulary, frontend, network)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "TrainedModel":
+        """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code)."""
+        folder = Path(folder)
+        spec = read_json(folder / MODEL_SPEC_FILE)
+        model = cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
+                          load_weights(folder / MODEL_WEIGHTS_FILE))
+        if spec.get("decoder"):
+            from autoasr.decoding.lm import LexiconDecoder
+
+            model.decoder = LexiconDecoder.from_spec(spec["decoder"])
+        return model
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Model outputs to text with the chosen decoder (greedy unless an LM decoder was chosen)."""
+        if self.decoder is not None:
+            return self.decoder.decode(log_probs, lengths)
+        return greedy_decode(log_probs, lengths, self.vocabulary)
+
+    def spec(self) -> dict:
+        return {"config": self.config, "vocabulary": list(self.vocabulary.symbols),
+                "decoder": self.decoder.spec() if self.decoder is not None else None,
+                "frontend": {"kind": self.frontend.config.kind, "num_features": self.frontend.config.num_features,
+                             "sample_rate": self.frontend.config.sample_rate}}
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        """Samples between feature frames."""
+        return self.frontend.hop_length
+
+    def features(self, audio) -> torch.Tensor:
+        samples = torch.from_numpy(as_samples(audio, self.sample_rate))
+        with torch.inference_mode():
+            return self.frontend(samples)
+
+    def transcribe(self, audio: list, batch_size: int = 32) -> list[str]:
+        """Transcripts for paths or float arrays (already at ``sample_rate``), in order.
+
+        Recordings longer than 20 s are cut at pauses and transcribed piece by piece (``autoasr.long_audio``).
+        """
+        from autoasr.inference.long_audio import transcribe_routed
+
+        return transcribe_routed(self, list(audio), lambda short: transcribe_features(
+            self.network, [self.features(item) for item in short], self.vocabulary, batch_size=batch_size,
+            decode=self.decode))
+
+    def real_time_factor(self, audio: list) -> float:
+        """Seconds of computing per second of audio (features and decoding included)."""
+        samples = [as_samples(item, self.sample_rate) for item in audio]
+        started = time.perf_counter()
+        self.transcribe(samples)
+        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+

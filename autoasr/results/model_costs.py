@@ -1,0 +1,80 @@
+"""What a model costs to use — latency on one utterance, real-time factor, size — and choosing under limits.
+
+Latency is measured the way a deployed recogniser meets audio: one utterance at a time, features,
+network and decoder included, on one CPU thread (so figures compare across trials and machines
+with more cores only get faster). The clip is a typical utterance of the run's own tuning data.
+
+>>> costs = measure_inference_cost(model, clip)                          # doctest: +SKIP
+>>> costs                                                                 # doctest: +SKIP
+{'latency_ms': 4.1, 'rtf': 0.0026, 'size_mb': 0.61}
+>>> best_within(predictor.leaderboard(), max_latency_ms=10)               # doctest: +SKIP
+'004'
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import pandas
+import torch
+
+LATENCY_REPEATS = 5
+COST_COLUMNS = ("latency_ms", "rtf", "size_mb")
+
+
+def weights_megabytes(network: torch.nn.Module) -> float:
+    """Size of the network's weights as stored (safetensors holds the tensors and a small header)."""
+    return sum(t.numel() * t.element_size() for t in network.state_dict().values()) / 1e6
+
+
+def measure_inference_cost(model, clip: np.ndarray, repeats: int = LATENCY_REPEATS) -> dict:
+    """Median latency (ms) to transcribe ``clip`` (16 kHz samples) alone on one thread, its RTF and the model size.
+
+    ``model`` is an :class:`autoasr.inference.model.TrainedModel` (with its chosen decoder).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.transcribe([clip])  # first call warms up allocations and the decoder
+        timings = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.transcribe([clip])
+            timings.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    latency = statistics.median(timings)
+    duration = max(len(clip) / model.sample_rate, 1e-9)
+    return {"latency_ms": round(latency * 1000, 2), "rtf": round(latency / duration, 5),
+            "size_mb": round(weights_megabytes(model.network), 3)}
+
+
+def within_limits(leaderboard: pandas.DataFrame, max_latency_ms: float | None = None,
+                  max_size_mb: float | None = None) -> pandas.Series:
+    """True for finished trials whose measured costs keep to the limits (an unmeasured cost never does)."""
+    keep = leaderboard["status"] == "ok"
+    for column, limit in (("latency_ms", max_latency_ms), ("size_mb", max_size_mb)):
+        if limit is not None:
+            keep &= pandas.to_numeric(leaderboard[column], errors="coerce").le(limit)
+    return keep
+
+
+def best_within(leaderboard: pandas.DataFrame, max_latency_ms: float | None = None,
+                max_size_mb: float | None = None) -> str | None:
+    """The trial with the lowest tuning WER among those within the limits (None when none is)."""
+    allowed = leaderboard[within_limits(leaderboard, max_latency_ms, max_size_mb)]
+    if allowed.empty:
+        return None
+    return str(allowed.sort_values(["val_wer", "val_cer", "start_time"]).iloc[0]["trial_id"])
+
+
+def pareto_front(leaderboard: pandas.DataFrame, cost: str = "latency_ms") -> pandas.DataFrame:
+    """Finished trials no other trial beats on both WER and ``cost`` (lower is better for both), cheapest first."""
+    finished = leaderboard[(leaderboard["status"] == "ok") & leaderboard[cost].notna()].sort_values([cost, "val_wer"])
+    front, best = [], float("inf")
+    for _, row in finished.iterrows():
+        if row["val_wer"] < best:
+            front.append(row)
+            best = row["val_wer"]
+    return pandas.DataFrame(front, columns=leaderboard.columns)

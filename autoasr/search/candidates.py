@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from autoasr.models.wav2vec2 import PretrainedEncoder, PretrainedEncoders
+
+
+def search_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
+    """Trial configurations for the search portfolio, one per encoder: fine-tuning wants a small
+    learning rate, raw-waveform frames and no SpecAugment (the frames are samples, not spectra)."""
+    return [{"model": "wav2vec2", "size": encoder.name, "frontend": "waveform", "learning_rate": 1e-4,
+             "dropout": 0.1, "augment": 0.0, "batch_size": 8} for encoder in encoders]
+FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt
+SIZE_ORDER = ("tiny", "small", "medium")
+def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
+    """``preset`` (an :class:`autoasr.search.presets.Preset`) with the encoders in its search: ``wav2vec2`` among
+    the searched model families and, where the preset has a portfolio, one candidate per encoder right
+    after its first configuration (a quick result first, then the pretrained encoders). A preset that
+    searches nothing (``single``) and an empty ``encoders`` leave it as it was.
+
+    The checkpoints travel in ``preset.extra["pretrained_checkpoints"]`` for backends in other processes.
+    """
+    from dataclasses import replace
+
+    from autogluon.common import space
+
+    models = preset.space.get("model")
+    if not encoders or not isinstance(models, space.Categorical):
+        return preset
+    choices = list(models.data) + ([] if "wav2vec2" in models.data else ["wav2vec2"])
+    portfolio = tuple(preset.portfolio)
+    if portfolio:
+        portfolio = portfolio[:1] + tuple(search_candidates(encoders)) + portfolio[1:]
+    return replace(preset, space={**preset.space, "model": space.Categorical(*choices)}, portfolio=portfolio,
+                   extra={**preset.extra, "pretrained_checkpoints": [str(encoder.path) for encoder in encoders]})
+def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
+    """What a search says about pretrained encoders: ``pretrained`` (the encoders it may fine-tune) and
+    ``pretrained_reason`` (why none, or what was skipped). ``preset`` is the one after
+    :func:`with_pretrained_candidates`.
+    """
+    searched = bool(encoders) and "pretrained_checkpoints" in preset.extra
+    if encoders and not searched:
+        reason = (f"the '{preset.name}' preset trains one fixed configuration, so the pretrained encoders "
+                  f"({', '.join(encoder.name for encoder in encoders)}) are not tried: use presets 'default'")
+    else:
+        reason = getattr(encoders, "reason", "")
+    return {"pretrained": [encoder.describe() for encoder in encoders] if searched else [],
+            "pretrained_reason": reason}
+def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder]) -> dict:
+    """A searched configuration made trainable: a ``wav2vec2`` one gets its encoder's ``checkpoint``, the
+    ``waveform`` frontend, no SpecAugment and a fine-tuning learning rate; its ``size`` names the encoder
+    (a size preset drawn by the searcher picks among the encoders by their parameter count). Other
+    configurations are returned unchanged.
+
+    >>> resolve_trial_config({"model": "crnn", "size": "tiny"}, [])
+    {'model': 'crnn', 'size': 'tiny'}
+    """
+    if config.get("model") != "wav2vec2":
+        return config
+    if not encoders:
+        raise ValueError("a wav2vec2 configuration was proposed but no pretrained encoder is at hand")
+    by_name = {encoder.name: encoder for encoder in encoders}
+    encoder = by_name.get(config.get("size"))
+    if encoder is None:
+        ranked = sorted(encoders, key=lambda e: e.parameters)
+        position = SIZE_ORDER.index(config["size"]) if config.get("size") in SIZE_ORDER else 0
+        encoder = ranked[round(position * (len(ranked) - 1) / (len(SIZE_ORDER) - 1))]
+    return {**config, "size": encoder.name, "frontend": "waveform", "augment": 0.0,
+            "learning_rate": min(float(config.get("learning_rate", 1e-4)), FINE_TUNING_MAX_LEARNING_RATE),
+            "checkpoint": str(encoder.path)}

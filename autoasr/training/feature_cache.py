@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from autoasr.core.paths import cache_dir
+from autoasr.data.audio import read_audio
+from autoasr.data.dataset import Dataset
+from autoasr.models.frontends import Frontend, FrontendConfig
+
+FEATURE_CACHE_VERSION = 1
+def default_cache_dir() -> Path:
+    return cache_dir("features")
+def feature_cache_key(dataset: Dataset, config: FrontendConfig) -> str:
+    digest = hashlib.sha256(f"{FEATURE_CACHE_VERSION}|{dataset.fingerprint()}|{config.key()}".encode())
+    return digest.hexdigest()[:20]
+@dataclass
+class FeatureSet:
+    """Per-utterance feature matrices aligned with the dataset's utterances."""
+
+    features: list[torch.Tensor]
+    seconds_computing: float = 0.0
+    from_cache: bool = False
+
+    def __len__(self) -> int:
+        return len(self.features)
+def compute_features(
+    dataset: Dataset,
+    config: FrontendConfig = FrontendConfig(),
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> FeatureSet:
+    """Features for every utterance, from the cache when the data and settings are unchanged."""
+    started = time.perf_counter()
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_file = cache_dir / f"{feature_cache_key(dataset, config)}.safetensors"
+    if cache_file.is_file():
+        try:
+            stored = load_file(str(cache_file))
+            offsets = stored["offsets"].tolist()
+            frames = stored["frames"].float()
+            features = [frames[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+            if len(features) == len(dataset):
+                return FeatureSet(features, time.perf_counter() - started, from_cache=True)
+        except Exception:
+            pass  # a damaged cache file is rebuilt below
+    frontend = Frontend(config)
+    features = []
+    with torch.inference_mode():
+        for utterance in tqdm(dataset.utterances, desc=f"features {dataset.name}", disable=not progress, leave=False):
+            samples = torch.from_numpy(read_audio(utterance.audio, config.sample_rate))
+            features.append(frontend(samples).contiguous())
+    _write_cache(cache_file, features)
+    return FeatureSet(features, time.perf_counter() - started, from_cache=False)
+def _write_cache(cache_file: Path, features: list[torch.Tensor]) -> None:
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    lengths = torch.tensor([0] + [len(f) for f in features], dtype=torch.int64)
+    payload = {
+        "frames": torch.cat(features).half() if features else torch.zeros(0, 1),
+        "offsets": torch.cumsum(lengths, dim=0),
+    }
+    handle, temporary = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
+    os.close(handle)
+    save_file(payload, temporary)
+    os.replace(temporary, cache_file)
