@@ -148,9 +148,10 @@ def _add_limit_arguments(parser) -> None:
 
 def command_inspect(arguments) -> int:
     from autoasr.data.inspection import inspect_dataset
+    from autoasr.domains.presets import get_domain
 
     try:
-        report = inspect_dataset(arguments.data, domain=arguments.domain, against=arguments.vocabulary)
+        report = inspect_dataset(arguments.data, domain=get_domain(arguments.domain), against=arguments.vocabulary)
     except OSError as error:  # unreadable file or folder: one line, like every other input error
         raise DataError(f"{getattr(error, 'filename', None) or arguments.data}: {error.strerror or error}") from None
     if arguments.json:

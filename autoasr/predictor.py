@@ -6,11 +6,15 @@ Everything a run learns is written under ``path`` as it happens::
     path/trials/<id>/trial.json  config, status, metrics and per-epoch history of one trial
     path/trials/<id>/model.*     that trial's best weights (safetensors) and model spec (JSON)
     path/leaderboard.csv         one row per trial, best first
+
+The predictor tells the story of a fit and hands the work down: the splits come from
+:mod:`autoasr.data.split`, the features from :class:`~autoasr.training.tensors.FeatureStore`, the
+deadlines from :class:`~autoasr.search.budget.BudgetPlan`, the search itself is one
+:class:`~autoasr.search.run.SearchRun`, and the trials live in a :class:`~autoasr.results.leaderboard.TrialBook`
+kept on disk by a :class:`~autoasr.results.run_folder.RunFolder`.
 """
 from __future__ import annotations
 
-import shutil
-import statistics
 import threading
 import time
 from dataclasses import replace
@@ -19,65 +23,25 @@ from pathlib import Path
 import pandas
 import torch
 
-from autoasr.core.callbacks import FitCallback, emit
-from autoasr.core.resources import release_memory, training_threads
-from autoasr.core.storage import load_weights, read_json, write_json, write_text
-from autoasr.core.text import CharVocabulary, normalize_text
-from autoasr.data.dataset import DataError, Dataset
-from autoasr.data.load import load_dataset
-from autoasr.data.split import (
-    MIN_TRAIN_UTTERANCES,
-    _without_long_recordings,
-    split_tuning,
-)
+from autoasr.core.callbacks import FitCallback, PrintProgress, emit
+from autoasr.core.resources import training_threads
+from autoasr.core.text import CharVocabulary
+from autoasr.data.dataset import Dataset
+from autoasr.data.split import prepare_splits
 from autoasr.domains.expand import expand_training_set
 from autoasr.domains.presets import apply_search_overrides, get_domain
 from autoasr.inference.model import TrainedModel
-from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
-from autoasr.models.frontends import FrontendConfig
 from autoasr.models.wav2vec2 import available_pretrained_encoders
 from autoasr.results.evaluation import evaluation_dataset, score
-from autoasr.results.leaderboard import LEADERBOARD_COLUMNS, _describe_limits, _limits
-from autoasr.results.model_costs import (
-    best_within,
-    measure_inference_cost,
-    pareto_front,
-    within_limits,
-)
-from autoasr.results.run_folder import (
-    FORMAT_VERSION,
-    PREDICTOR_FILE,
-    _unreadable_weights,
-)
-from autoasr.search.budget import (
-    FINAL_RESERVE_SECONDS,
-    FINAL_RESERVE_SHARE,
-    MAX_TRIAL_SHARE_OF_EXPLORATION,
-    MIN_EPOCHS_PER_TRIAL,
-    PRUNING_GRACE_SHARE,
-)
-from autoasr.search.candidates import (
-    pretrained_search_info,
-    resolve_trial_config,
-    with_pretrained_candidates,
-)
-from autoasr.search.decoder_choice import (
-    _decoder_choice_seconds,
-    compare_decoders_on_tuning,
-)
+from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
+from autoasr.results.model_costs import best_within, pareto_front
+from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
+from autoasr.search.budget import BudgetPlan
+from autoasr.search.candidates import pretrained_search_info, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
-from autoasr.search.local import run_local_search
-from autoasr.search.presets import describe_space, first_frontend, get_preset
-from autoasr.search.run import _FitContext, _searched_part, _typical_clip
-from autoasr.search.stopping import median_stopping
-from autoasr.training.feature_cache import compute_features, default_cache_dir
-from autoasr.training.tensors import SplitTensors
-from autoasr.training.trial import (
-    TRIAL_FILE,
-    close_interrupted,
-    new_trial_record,
-    run_recorded_trial,
-)
+from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
+from autoasr.search.run import SearchRun, SearchSettings
+from autoasr.training.tensors import FeatureStore
 
 
 class FitError(RuntimeError):
@@ -100,12 +64,25 @@ class ASRPredictor:
         self.verbosity = verbosity
         self.presets: str | None = None
         self.vocabulary: CharVocabulary | None = None
-        self.best_trial_id: str | None = None
         self.fit_summary: dict = {}
-        self.limits: dict = {}  # max_latency_ms / max_size_mb the best model must keep to
-        self._trials: dict[str, dict] = {}
+        self._book = TrialBook()
+        self._folder = RunFolder(self.path)
         self._models: dict[str, TrainedModel] = {}
         self._stop_requested = threading.Event()
+
+    @property
+    def best_trial_id(self) -> str | None:
+        return self._book.best_trial_id
+
+    @property
+    def limits(self) -> dict:
+        """max_latency_ms / max_size_mb the best model must keep to."""
+        return self._book.limits
+
+    @property
+    def trials(self) -> dict[str, dict]:
+        """Every trial record by id (config, status, metrics, history), as written to ``trials/<id>/trial.json``."""
+        return self._book.trials
 
     # ------------------------------------------------------------------ fit
 
@@ -132,271 +109,98 @@ class ASRPredictor:
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
         started = time.time()
-        deadline = started + float(time_limit)
-        callbacks = list(callbacks or [])
-        if self.verbosity >= 1 and not any(type(c).__name__ == "PrintProgress" for c in callbacks):
-            from autoasr.core.callbacks import PrintProgress
+        callbacks = self._with_printed_progress(callbacks)
+        self._book.limits = parse_limits(max_latency_ms, max_size_mb)
+        preset, encoders = self._search_preset(presets, pretrained)
+        self._open_run(resume)
 
-            callbacks.append(PrintProgress())
-        self._stop_requested.clear()
-        self.limits = _limits(max_latency_ms, max_size_mb)
-        preset = get_preset(presets)
-        self.presets = preset.name
-        self.path.mkdir(parents=True, exist_ok=True)
-        if resume:
-            self._load_trials()
-        else:
-            self._trials.clear()
-            shutil.rmtree(self.path / "trials", ignore_errors=True)
-        self._models.clear()
-
-        preset = replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
-        encoders = available_pretrained_encoders(pretrained)
-        preset = with_pretrained_candidates(preset, encoders)
-        train, tuning = self._prepare_splits(train_data, tuning_data, seed)
+        train, tuning = prepare_splits(train_data, tuning_data, self.domain_spec.normalizer, seed)
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
-        feature_cache: dict[str, tuple[SplitTensors, SplitTensors]] = {}
-        preparation_seconds = {"features": 0.0}
+        features = self._feature_store(train, tuning, callbacks)
+        features(first_frontend(preset))  # the first trial's features count as data preparation time
+        self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks)
 
-        def tensors_for(frontend_kind: str) -> tuple[SplitTensors, SplitTensors]:
-            if frontend_kind not in feature_cache:
-                config = FrontendConfig(kind=frontend_kind)
-                computed = [compute_features(split, config, progress=self.verbosity >= 2) for split in (train, tuning)]
-                preparation_seconds["features"] += sum(c.seconds_computing for c in computed)
-                feature_cache[frontend_kind] = tuple(
-                    SplitTensors.build(c.features, split.texts, self.vocabulary) for c, split in zip(computed, (train, tuning))
-                )
-            return feature_cache[frontend_kind]
-
-        tensors_for(first_frontend(preset))  # the first trial's features count as data preparation time
-        self._write_predictor_file(status="running", time_limit=time_limit, seed=seed, data_fingerprints={
-            "train": train.fingerprint(), "tuning": tuning.fingerprint()}, data={
-            "train": train.summary(), "tuning": tuning.summary(), "skipped_rows": [str(p) for p in train.problems[:50]]})
-        train_audio_seconds = sum(u.duration or 0.0 for u in train)
-        forecast = forecast_budget(train_audio_seconds, time_limit)
-        emit(callbacks, "on_search_start", {"forecast": forecast.to_dict(), "forecast_text": forecast.describe(),
-            "time_limit": float(time_limit), "presets": preset.name, "num_train": len(train),
-            "num_tuning": len(tuning), "search_space": describe_space(preset.space),
-            "skipped_rows": len(train.problems), "skipped_examples": [str(p) for p in train.problems[:3]],
-            "resumed_trials": len(self._trials), **pretrained_search_info(preset, encoders)})
-
-        search_deadline = deadline - max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
-        search_budget = max(search_deadline - time.time(), 1.0)
+        plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time())
         torch.set_num_threads(training_threads())
-        context = _FitContext(preset=preset, callbacks=callbacks, tensors_for=tensors_for, seed=seed,
-                              histories={t_id: t.get("history", []) for t_id, t in self._trials.items()},
-                              trial_seconds=max(preset.min_trial_seconds, preset.trial_share * search_budget),
-                              latency_clip=_typical_clip(tuning))
-        # the search explores; the share kept back afterwards continues the winner from its checkpoint
-        decoder_seconds = _decoder_choice_seconds(len(tuning))
-        exploration_deadline = search_deadline - decoder_seconds - preset.refine_share * search_budget
-        exploration_budget = exploration_deadline - time.time()
+        settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
+                                  encoders=encoders, backend=backend, num_workers=num_workers,
+                                  ray_address=ray_address, searcher=searcher, scheduler=scheduler)
+        SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
+                  self._stop_requested).run()
+        return self._finish(started, time_limit, features, train, callbacks)
 
-        def trial_function(config: dict, reporter, end_search) -> None:
-            now = time.time()
-            if self._stop_requested.is_set() or now >= exploration_deadline - 1.0:
-                end_search()
-                return
-            def trial_deadline() -> float:
-                # a trial gets its share of the budget, but at least enough for a few epochs once their
-                # length is known: on a slow machine fewer, better-trained trials beat many untrained ones
-                epochs = [row["epoch_seconds"] for rows in context.histories.values() for row in rows]
-                floor = MIN_EPOCHS_PER_TRIAL * statistics.median(epochs) if epochs else 0.0
-                floor = min(floor, MAX_TRIAL_SHARE_OF_EXPLORATION * exploration_budget)
-                return min(exploration_deadline, now + max(context.trial_seconds, floor))
+    def _with_printed_progress(self, callbacks) -> list:
+        callbacks = list(callbacks or [])
+        if self.verbosity >= 1 and not any(isinstance(c, PrintProgress) for c in callbacks):
+            callbacks.append(PrintProgress())
+        return callbacks
 
-            self._run_trial(resolve_trial_config(config, encoders), trial_deadline, context, reporter)
-            if self._stop_requested.is_set():
-                end_search()
+    def _search_preset(self, presets: str, pretrained) -> tuple[Preset, list]:
+        """The named preset with the domain's overrides and any pretrained encoders at hand as candidates."""
+        preset = get_preset(presets)
+        self.presets = preset.name
+        preset = replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
+        encoders = available_pretrained_encoders(pretrained)
+        return with_pretrained_candidates(preset, encoders), encoders
 
-        already_tried = [_searched_part(t["config"]) for t in self._trials.values()]
-        searchable = any(not isinstance(value, (str, int, float)) for value in preset.space.values())
-        try:
-            if backend == "ray" and searchable:
-                from autoasr.search.ray import run_ray_search
+    def _open_run(self, resume: bool) -> None:
+        """A resumed run keeps the trials on disk; a new one starts with none."""
+        self._stop_requested.clear()
+        self.path.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._book.replace_all(self._folder.load_trials())
+        else:
+            self._book.replace_all({})
+            self._folder.clear_trials()
+        self._models.clear()
 
-                run_ray_search(run_path=self.path, preset=preset, train=train, tuning=tuning,
-                               vocabulary_symbols=self.vocabulary.symbols, cache_dir=default_cache_dir(),
-                               deadline=exploration_deadline, trial_seconds=context.trial_seconds, num_workers=num_workers, address=ray_address,
-                               searcher=searcher, scheduler=scheduler, id_offset=len(self._trials), seed=seed,
-                               callbacks=callbacks, row_of=self._leaderboard_row)
-                self._load_trials()  # the workers wrote every trial to disk; trials the scheduler cut stay usable
-                for trial in self._trials.values():
-                    if trial["status"] == "ok" and trial.get("latency_ms") is None:
-                        self._record_costs(trial, context.latency_clip)
-                self._refresh_best()
-            else:
-                run_local_search(trial_function, preset, time_out=max(exploration_deadline - time.time(), 1.0),
-                                 seed=seed + len(self._trials), already_tried=already_tried)
-            self._continue_best(search_deadline - decoder_seconds, context)
-            self._choose_decoder(tensors_for, train.texts, deadline, context.latency_clip)
-        except KeyboardInterrupt:
-            pass  # Ctrl-C ends the search; what finished is kept
+    def _feature_store(self, train: Dataset, tuning: Dataset, callbacks: list) -> FeatureStore:
+        def on_progress(stage: str, done: int, total: int) -> None:
+            emit(callbacks, "on_preparation", stage, done, total)
 
-        self._refresh_best()
+        return FeatureStore(train, tuning, self.vocabulary, progress=self.verbosity >= 2, on_progress=on_progress)
+
+    def _announce(self, started, time_limit, preset, encoders, train, tuning, seed, callbacks) -> None:
+        """Write the run's settings to disk and tell the callbacks what the search will do."""
+        self._write_settings(status="running", time_limit=time_limit, seed=seed,
+                             search_space=describe_space(preset.space), presets_description=preset.description,
+                             data_fingerprints={"train": train.fingerprint(), "tuning": tuning.fingerprint()},
+                             data={"train": train.summary(), "tuning": tuning.summary(),
+                                   "skipped_rows": [str(p) for p in train.problems[:50]]})
+        forecast = forecast_budget(sum(u.duration or 0.0 for u in train), time_limit)
+        emit(callbacks, "on_search_start", {
+            "forecast": forecast.to_dict(), "forecast_text": forecast.describe(), "time_limit": float(time_limit),
+            "presets": preset.name, "num_train": len(train), "num_tuning": len(tuning),
+            "search_space": describe_space(preset.space), "skipped_rows": len(train.problems),
+            "skipped_examples": [str(p) for p in train.problems[:3]], "resumed_trials": len(self._book),
+            "preparation_seconds": time.time() - started, **pretrained_search_info(preset, encoders)})
+
+    def _finish(self, started, time_limit, features, train: Dataset, callbacks: list) -> "ASRPredictor":
+        """Summarise and save the run, teach the forecast what this budget bought, and say when nothing trained."""
+        trials = self._book.records()
         self.fit_summary = {
             "fit_seconds": time.time() - started, "time_limit": float(time_limit),
-            "feature_seconds": preparation_seconds["features"], "trials": len(self._trials),
-            "trials_ok": sum(t["status"] == "ok" for t in self._trials.values()),
-            "stopped_by_user": self._stop_requested.is_set(), **self._limits_note(),
+            "feature_seconds": features.seconds_computing, "trials": len(trials),
+            "trials_ok": sum(t["status"] == "ok" for t in trials),
+            "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
         }
         self.save()
-        trials = [t for t in self._trials.values() if t.get("train_seconds")]
-        record_run(train_audio_seconds, time_limit, epochs_from_scratch(list(self._trials.values())),
-                   sum(t.get("audio_seconds_trained", 0.0) for t in trials), sum(t["train_seconds"] for t in trials))
+        trained = [t for t in trials if t.get("train_seconds")]
+        record_run(sum(u.duration or 0.0 for u in train), time_limit, epochs_from_scratch(trials),
+                   sum(t.get("audio_seconds_trained", 0.0) for t in trained), sum(t["train_seconds"] for t in trained))
         emit(callbacks, "on_search_end", self.leaderboard())
         if self.best_trial_id is None:
-            reasons = "; ".join(f"trial {t['trial_id']}: {t.get('error')}" for t in self._trials.values())
+            reasons = "; ".join(f"trial {t['trial_id']}: {t.get('error')}" for t in trials)
             raise FitError(f"no model finished training within {time_limit:.0f} s ({reasons or 'no trial ran'}); "
-                               "give a larger time_limit")
+                           "give a larger time_limit")
         return self
-
-    def _run_trial(self, config: dict, trial_deadline, context: "_FitContext", reporter=None,
-                   initial_state: dict | None = None) -> dict:
-        """Train one configuration, recording it on disk and telling the callbacks as it goes."""
-        trial_id = f"{len(self._trials) + 1:03d}"
-        record = new_trial_record(trial_id, {**config, "patience": context.preset.patience})
-        self._trials[trial_id] = record
-        context.histories[trial_id] = record["history"]
-        emit(context.callbacks, "on_trial_start", trial_id, dict(record["config"]))
-        pruned = {"flag": False}
-
-        def on_epoch(metrics: dict) -> None:
-            if reporter is not None:
-                reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
-            emit(context.callbacks, "on_epoch_end", trial_id, dict(metrics))
-            if context.preset.prune and initial_state is None:
-                # a continued trial started from trained weights: its curve is no yardstick for fresh ones
-                fresh = {other: history for other, history in context.histories.items()
-                         if "continued_from" not in self._trials.get(other, {}).get("config", {})}
-                if median_stopping(fresh, trial_id, grace_seconds=PRUNING_GRACE_SHARE * context.trial_seconds):
-                    pruned["flag"] = True
-
-        try:
-            run_recorded_trial(
-                record, self.path / "trials" / trial_id,
-                lambda: context.tensors_for(record["config"].get("frontend", "logmel")), self.vocabulary,
-                trial_deadline, on_epoch=on_epoch,
-                should_stop=lambda: self._stop_requested.is_set() or pruned["flag"],
-                initial_state=initial_state, seed=context.seed + len(self._trials),
-                device="cuda" if torch.cuda.is_available() else "cpu")
-            if record["status"] == "ok":
-                self._record_costs(record, context.latency_clip)
-        finally:
-            self._refresh_best()
-            release_memory()
-        if pruned["flag"] and record["status"] == "ok":
-            record["stop_reason"] = "pruned"
-            write_json(self.path / "trials" / trial_id / TRIAL_FILE, record)
-        emit(context.callbacks, "on_trial_end", self._leaderboard_row(record))
-        return record
-
-    def _continue_best(self, deadline: float, context: "_FitContext") -> None:
-        """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
-        if self._stop_requested.is_set() or self.best_trial_id is None or context.preset.refine_share <= 0:
-            return  # a preset without a continuation share (the baselines) keeps its trials as they ended
-        if deadline - time.time() < context.preset.min_trial_seconds:
-            return
-        parent = self._trials[self.best_trial_id]
-        state = load_weights(self.path / "trials" / parent["trial_id"] / MODEL_WEIGHTS_FILE)
-        # half the rate, annealed to the deadline: the winner settles instead of wandering off its checkpoint
-        config = {**_searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
-                  "anneal": True, "continued_from": parent["trial_id"]}
-        self._run_trial(config, deadline, context, initial_state=state)
-
-    def _choose_decoder(self, tensors_for, train_texts: list[str], deadline: float, latency_clip) -> None:
-        """Greedy or lexicon + n-gram LM decoding for the winner, whichever reads the tuning set better.
-
-        The LM learns from the domain's text and the training transcripts; the choice and both WERs
-        go into the winner's leaderboard row, and the decoder into its model spec.
-        """
-        from autoasr.decoding.lm import lm_decoding_available
-
-        if self.best_trial_id is None or self._stop_requested.is_set() or not lm_decoding_available():
-            return
-        if deadline - time.time() < 1.0:
-            return
-        trial = self._trials[self.best_trial_id]
-        model = self.model(self.best_trial_id)
-        _, tuning = tensors_for(trial["config"].get("frontend", "logmel"))
-        comparison = compare_decoders_on_tuning(model.network, tuning, self.vocabulary.symbols, self.domain_spec,
-                                                train_texts)
-        trial.update(comparison.summary())
-        if comparison.chosen == "lm":
-            model.decoder = comparison.decoder
-            costs = measure_inference_cost(model, latency_clip)
-            if costs["latency_ms"] <= self.limits.get("max_latency_ms", float("inf")):
-                trial.update(val_wer=comparison.lm_wer, val_cer=comparison.lm_cer, **costs)
-                write_json(self.path / "trials" / self.best_trial_id / MODEL_SPEC_FILE,
-                           {"config": model.config, "vocabulary": list(model.vocabulary.symbols),
-                            "decoder": comparison.decoder.spec()})
-            else:  # the beam search is what a latency limit cannot afford
-                model.decoder = None
-                trial.update(decoder="greedy", decoder_note=f"LM decoding took {costs['latency_ms']:.1f} ms, over "
-                                                            f"the {self.limits['max_latency_ms']:g} ms limit")
-        write_json(self.path / "trials" / self.best_trial_id / TRIAL_FILE, trial)
 
     def stop(self) -> None:
         """Ask a running ``fit`` (in another thread) to end after the current epoch, keeping the best model."""
         self._stop_requested.set()
 
-    def _prepare_splits(self, train_data, tuning_data, seed: int) -> tuple[Dataset, Dataset]:
-        train = _without_long_recordings(self._as_dataset(train_data, preferred_split="train"))
-        if tuning_data is not None:
-            tuning = self._as_dataset(tuning_data, preferred_split=None)
-        else:
-            tuning_rows = [u for u in train if u.split in ("tuning", "validation", "valid", "dev")]
-            if tuning_rows:
-                tuning = train.subset(tuning_rows, f"{train.name}:tuning")
-                train = train.subset([u for u in train if u not in tuning_rows])
-            else:
-                train, tuning = split_tuning(train, seed=seed)
-        if len(train) < MIN_TRAIN_UTTERANCES:
-            raise DataError(f"{train.name}: only {len(train)} usable training utterances "
-                            f"(at least {MIN_TRAIN_UTTERANCES} needed); skipped rows: "
-                            + "; ".join(str(p) for p in train.problems[:5]))
-        return train, tuning
-
-    def _as_dataset(self, data, preferred_split: str | None) -> Dataset:
-        if isinstance(data, Dataset):
-            dataset = data
-            normalizer = self.domain_spec.normalizer
-            dataset = dataset.subset(u for u in dataset if normalize_text(u.text, normalizer))
-        else:
-            dataset = load_dataset(data, domain=self.domain_spec.normalizer)
-        if preferred_split and any(u.split == preferred_split for u in dataset):
-            kept = [u for u in dataset if u.split in (preferred_split, "tuning", "validation", "valid", "dev")]
-            dataset = dataset.subset(kept, f"{dataset.name}:{preferred_split}")
-        return dataset
-
     # ------------------------------------------------------------------ results
-
-    def _refresh_best(self) -> None:
-        finished = [t for t in self._trials.values() if t["status"] == "ok"]
-        if finished:
-            within = best_within(self.leaderboard(), **self.limits) if self.limits else None
-            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
-
-    def _record_costs(self, trial: dict, clip) -> None:
-        """Time and size a finished trial's model (see :mod:`autoasr.model_costs`) and keep the figures with it."""
-        folder = self.path / "trials" / trial["trial_id"]
-        try:
-            trial.update(measure_inference_cost(TrainedModel.load(folder), clip))
-        except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
-            trial["cost_error"] = f"{type(error).__name__}: {error}"
-        write_json(folder / TRIAL_FILE, trial)
-
-    def _limits_note(self) -> dict:
-        """What ``fit_summary`` says about the limits: which were asked for and whether the best model keeps to them."""
-        if not self.limits:
-            return {}
-        kept = best_within(self.leaderboard(), **self.limits) is not None
-        note = {"limits": dict(self.limits), "limits_met": kept}
-        if not kept and self.best_trial_id:
-            note["limits_note"] = (f"no finished model is within {_describe_limits(self.limits)}; the most accurate "
-                                   f"model ({self.best_trial_id}) was kept")
-        return note
 
     def select_best(self, max_latency_ms: float | None = None, max_size_mb: float | None = None) -> str:
         """Make the most accurate finished model within the limits the best one (and save); returns its trial id.
@@ -405,13 +209,13 @@ class ASRPredictor:
         models when none keeps to the limits.
         """
         board = self.leaderboard()
-        limits = _limits(max_latency_ms, max_size_mb)
+        limits = parse_limits(max_latency_ms, max_size_mb)
         chosen = best_within(board, **limits)
         if chosen is None:
             cheapest = board[board["status"] == "ok"].sort_values(["latency_ms", "size_mb"]).head(3)
             offers = ", ".join(f"{r.trial_id} ({r.latency_ms} ms, {r.size_mb} MB)" for r in cheapest.itertuples())
-            raise ValueError(f"no finished model is within {_describe_limits(limits)}; the cheapest: {offers or 'none'}")
-        self.limits, self.best_trial_id = limits, chosen
+            raise ValueError(f"no finished model is within {describe_limits(limits)}; the cheapest: {offers or 'none'}")
+        self._book.limits, self._book.best_trial_id = limits, chosen
         self.fit_summary.update({"limits": dict(limits), "limits_met": True})
         self.fit_summary.pop("limits_note", None)
         self.save()
@@ -421,30 +225,13 @@ class ASRPredictor:
         """Leaderboard rows no other trial beats on both validation WER and ``cost`` (latency_ms, size_mb, rtf, parameters)."""
         return pareto_front(self.leaderboard(), cost)
 
-    def _leaderboard_row(self, trial: dict) -> dict:
-        row = {column: trial.get(column) for column in LEADERBOARD_COLUMNS}
-        row["config"] = {k: v for k, v in trial["config"].items() if k != "patience"}
-        if trial.get("status") == "ok" and not row["decoder"]:
-            row["decoder"] = "greedy"
-        return row
-
     def leaderboard(self) -> pandas.DataFrame:
         """One row per trial, finished trials first, lowest validation WER first (within the limits first, when set)."""
-        rows = [self._leaderboard_row(trial) for trial in self._trials.values()]
-        frame = pandas.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-        if frame.empty:
-            return frame
-        frame["_failed"] = frame["status"] != "ok"
-        # with latency/size limits, models within them come first: the first row is the best model
-        frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
-        frame = frame.sort_values(["_failed", "_outside", "val_wer", "val_cer", "start_time"])
-        return frame.drop(columns=["_failed", "_outside"]).reset_index(drop=True)
+        return self._book.leaderboard()
 
     def history(self) -> pandas.DataFrame:
         """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""
-        rows = [{"trial_id": t["trial_id"], "model": t["model"], **row} for t in self._trials.values()
-                for row in t.get("history", [])]
-        return pandas.DataFrame(rows)
+        return self._book.history()
 
     def model(self, trial_id: str | None = None) -> TrainedModel:
         """The trained model of a trial (the best by default)."""
@@ -452,7 +239,7 @@ class ASRPredictor:
         if trial_id is None:
             raise RuntimeError("no trained model yet: call fit() first or load a finished run")
         if trial_id not in self._models:
-            self._models[trial_id] = TrainedModel.load(self.path / "trials" / trial_id)
+            self._models[trial_id] = TrainedModel.load(self._folder.trial_dir(trial_id))
         return self._models[trial_id]
 
     def transcribe(self, audio, model: str | None = None) -> list[str]:
@@ -475,55 +262,32 @@ class ASRPredictor:
 
     # ------------------------------------------------------------------ persistence
 
-    def _write_predictor_file(self, status: str, **extra) -> None:
-        existing = read_json(self.path / PREDICTOR_FILE) if (self.path / PREDICTOR_FILE).is_file() else {}
-        existing.update({
-            "format_version": FORMAT_VERSION, "domain": self.domain, "domain_spec": self.domain_spec.to_dict(),
-            "presets": self.presets,
-            "vocabulary": list(self.vocabulary.symbols) if self.vocabulary else None,
-            "best_trial_id": self.best_trial_id, "limits": self.limits, "status": status,
-            "fit_summary": self.fit_summary, **extra})
-        write_json(self.path / PREDICTOR_FILE, existing)
+    def _write_settings(self, status: str, **extra) -> None:
+        self._folder.write_settings(
+            domain=self.domain, domain_spec=self.domain_spec.to_dict(), presets=self.presets,
+            vocabulary=list(self.vocabulary.symbols) if self.vocabulary else None,
+            best_trial_id=self.best_trial_id, limits=self.limits, status=status, fit_summary=self.fit_summary, **extra)
 
     def save(self) -> Path:
         """Write the predictor file and leaderboard; copy the best model to ``path/best``. Returns ``path``."""
-        self._write_predictor_file(status="finished")
-        write_text(self.path / "leaderboard.csv", self.leaderboard().to_csv(index=False))
-        if self.best_trial_id:
-            best_dir = self.path / "best"
-            best_dir.mkdir(exist_ok=True)
-            for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
-                shutil.copyfile(self.path / "trials" / self.best_trial_id / name, best_dir / name)
         from autoasr.results.cards import write_cards
 
+        self._write_settings(status="finished")
+        self._folder.save_results(self.leaderboard(), self.best_trial_id)
         write_cards(self)  # MODEL_CARD.md, model_card.json, run_card.json
         return self.path
-
-    def _load_trials(self) -> None:
-        self._trials.clear()
-        for trial_file in sorted((self.path / "trials").glob("*/trial.json")):
-            trial = read_json(trial_file)
-            if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
-                close_interrupted(trial, trial_file.parent)
-                write_json(trial_file, trial)
-            if trial.get("status") == "ok":
-                problem = _unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
-                if problem:  # a damaged checkpoint costs that trial only; the next best takes its place
-                    trial.update(status="failed", error=problem)
-            self._trials[trial["trial_id"]] = trial
-        self._refresh_best()
 
     @classmethod
     def load(cls, path: str | Path) -> "ASRPredictor":
         """Reopen a saved run: settings, leaderboard, histories and models (no code is executed)."""
-        path = Path(path)
-        if not (path / PREDICTOR_FILE).is_file():
-            raise FileNotFoundError(f"{path}: not an autoasr run (no {PREDICTOR_FILE})")
-        saved = read_json(path / PREDICTOR_FILE)
-        predictor = cls(path=path, domain=saved.get("domain_spec") or saved.get("domain", "general"))
+        folder = RunFolder(path)
+        if not folder.is_run():
+            raise FileNotFoundError(f"{folder.path}: not an autoasr run (no {PREDICTOR_FILE})")
+        saved = folder.read_settings()
+        predictor = cls(path=folder.path, domain=saved.get("domain_spec") or saved.get("domain", "general"))
         predictor.presets = saved.get("presets")
         predictor.vocabulary = CharVocabulary(tuple(saved["vocabulary"])) if saved.get("vocabulary") else None
         predictor.fit_summary = saved.get("fit_summary", {})
-        predictor.limits = saved.get("limits") or {}
-        predictor._load_trials()
+        predictor._book.limits = saved.get("limits") or {}
+        predictor._book.replace_all(folder.load_trials())
         return predictor

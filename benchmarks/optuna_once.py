@@ -23,14 +23,12 @@ from autoasr.data.split import split_tuning
 from autoasr.domains.expand import expand_training_set
 from autoasr.domains.presets import get_domain
 from autoasr.inference.model import TrainedModel
-from autoasr.models.frontends import FrontendConfig
 from autoasr.search.decoder_choice import (
-    _decoder_choice_seconds,
+    decoder_choice_seconds,
     compare_decoders_on_tuning,
 )
-from autoasr.training.feature_cache import compute_features
 from autoasr.training.loop import train_trial
-from autoasr.training.tensors import SplitTensors
+from autoasr.training.tensors import FeatureStore
 
 
 def main() -> None:
@@ -46,16 +44,9 @@ def main() -> None:
     train, tuning = split_tuning(train_all, seed=arguments.seed)
     domain = get_domain("digits")
     train = expand_training_set(train, domain, arguments.seed)  # as ASRPredictor.fit does for this domain
-    deadline -= _decoder_choice_seconds(len(tuning))
+    deadline -= decoder_choice_seconds(len(tuning))
     vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
-    tensors = {}
-
-    def tensors_for(kind):
-        if kind not in tensors:
-            config = FrontendConfig(kind=kind)
-            tensors[kind] = tuple(SplitTensors.build(compute_features(split, config, progress=False).features,
-                                                     split.texts, vocabulary) for split in (train, tuning))
-        return tensors[kind]
+    tensors_for = FeatureStore(train, tuning, vocabulary)
 
     tensors_for("logmel")
     best = {"wer": float("inf"), "state": None, "config": None}

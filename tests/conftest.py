@@ -36,7 +36,8 @@ def fsdd_subset(fsdd_dir, tmp_path_factory) -> Path:
     """A manifest of 400 FSDD training takes and 100 test takes: real speech, small enough for seconds of training."""
     import csv
 
-    from autoasr.data.layouts import DIGIT_WORDS, FSDD_NAME
+    from autoasr.core.text import DIGIT_WORDS
+    from autoasr.data.layouts import FSDD_NAME
 
     rows = []
     for file in sorted((fsdd_dir / "recordings").glob("*.wav")):

@@ -33,7 +33,8 @@ FSDD_RATE = 8000
 def long_recording(fsdd_dir, tmp_path_factory):
     """40 FSDD test takes (takes 0-4, random speakers and digits) with 0.3-1.0 s pauses of faint noise,
     at 8 kHz: returns the path, the reference words and each take's (start, end) in seconds."""
-    from autoasr.data.layouts import DIGIT_WORDS, FSDD_NAME
+    from autoasr.core.text import DIGIT_WORDS
+    from autoasr.data.layouts import FSDD_NAME
 
     takes = sorted(f for f in (fsdd_dir / "recordings").glob("*.wav") if int(FSDD_NAME.match(f.stem)["take"]) < 5)
     chooser = random.Random(8)

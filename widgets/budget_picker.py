@@ -4,15 +4,11 @@ from __future__ import annotations
 import os
 
 import ipywidgets as ui
-from autogluon.common import space
 
-from autoasr.search.budget import FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE
+from autoasr.search.budget import estimate_trials
 from autoasr.search.presets import PRESETS, get_preset
 from widgets.session import Session
 from widgets.style import escape, note
-
-PREPARATION_SECONDS_PER_AUDIO_HOUR = 40.0  # feature extraction on one CPU core, measured roughly
-
 
 def detect_hardware() -> dict:
     """CPU cores this process may use and whether a CUDA GPU is visible (``torch.cuda.is_available``)."""
@@ -24,26 +20,6 @@ def detect_hardware() -> dict:
         cores = os.cpu_count() or 1
     gpu = torch.cuda.is_available()
     return {"cores": cores, "gpu": gpu, "gpu_name": torch.cuda.get_device_name(0) if gpu else None}
-
-
-def estimate_trials(seconds: float, presets: str = "default", audio_hours: float = 0.0) -> tuple[int, int]:
-    """A rough (fewest, most) number of trials a budget buys.
-
-    Each trial may use at most ``trial_share`` of the search budget (and at least ``min_trial_seconds``);
-    trials that plateau or fall behind the median stop early, so the real count is usually higher.
-
-    >>> estimate_trials(600, "default")
-    (4, 12)
-    """
-    preset = get_preset(presets)
-    reserve = max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * seconds)
-    search = max(seconds - reserve - PREPARATION_SECONDS_PER_AUDIO_HOUR * audio_hours, 0.0)
-    if not any(isinstance(value, space.Space) for value in preset.space.values()):
-        return (1, 1) if search > 0 else (0, 0)
-    longest_trial = max(preset.min_trial_seconds, preset.trial_share * search)
-    fewest = max(1, int(search // longest_trial)) if search >= preset.min_trial_seconds / 2 else 0
-    most = max(fewest, int(search // preset.min_trial_seconds)) if preset.prune else fewest
-    return (fewest, min(most, 3 * fewest)) if fewest else (0, 0)
 
 
 class BudgetPicker:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import ipywidgets as ui
 
-from autoasr.domains import presets as domains
-from autoasr.domains.presets import DOMAINS
+from autoasr.domains.presets import DOMAINS, Domain
 from widgets.session import Session
 from widgets.style import escape, note
 
@@ -15,18 +14,16 @@ def parse_vocabulary(text: str) -> list[str]:
 
 
 def domain_for_run(name: str, vocabulary: list[str]):
-    """What ``ASRPredictor(domain=...)`` gets: the preset's name, or — when the user typed domain text and
-    this autoasr offers ``Domain.custom`` — a custom domain built on that preset whose language model
-    is biased towards the typed lines (any word stays possible)."""
-    custom = getattr(domains.Domain, "custom", None)
-    if vocabulary and custom is not None:
-        return custom(sentences=vocabulary, base=name, name=f"{name}+custom")
+    """What ``ASRPredictor(domain=...)`` gets: the preset's name, or — when the user typed domain text — a
+    custom domain built on that preset whose language model is biased towards the typed lines (any word
+    stays possible)."""
+    if vocabulary:
+        return Domain.custom(sentences=vocabulary, base=name, name=f"{name}+custom")
     return name
 
 
 def explain(name: str) -> str:
-    domain = DOMAINS[name]
-    return domain.explain() if hasattr(domain, "explain") else f"{name}: {domain.description}"
+    return DOMAINS[name].explain()
 
 
 class DomainPicker:

@@ -12,6 +12,10 @@ import sys
 
 
 class FitCallback:
+    def on_preparation(self, stage: str, done: int, total: int) -> None:
+        """Data preparation before (and between) trials: ``done`` of ``total`` clips of ``stage``
+        (e.g. "logmel features of demo:train") are ready."""
+
     def on_search_start(self, info: dict) -> None:
         """``info``: time_limit, presets, num_train, num_tuning, search_space (names to choices),
         pretrained (the pretrained encoders searched) and pretrained_reason (why none, or what was skipped)."""

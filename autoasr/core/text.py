@@ -8,7 +8,7 @@ from dataclasses import dataclass
 BLANK = "<blank>"
 WORD_SEPARATOR = " "
 
-_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def normalize_text(text: str, domain: str = "general") -> str:
@@ -19,7 +19,7 @@ def normalize_text(text: str, domain: str = "general") -> str:
     """
     text = unicodedata.normalize("NFKC", text).lower()
     if domain == "digits":
-        text = re.sub(r"\d", lambda match: f" {_DIGIT_WORDS[int(match.group())]} ", text)
+        text = re.sub(r"\d", lambda match: f" {DIGIT_WORDS[int(match.group())]} ", text)
     text = re.sub(r"[^\w' ]+", " ", text)
     text = text.replace("_", " ")
     return re.sub(r"\s+", " ", text).strip()

@@ -134,16 +134,6 @@ def extract_to_cache(archive: str | Path, cache_dir: str | Path | None = None,
     return folder
 
 
-def extracted_files(folder: str | Path) -> Iterator[Path]:
-    """Files of an extracted folder, without autoasr's own marker."""
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and path.name != _COMPLETE_MARKER:
-            yield path
-
-
-# ---------------------------------------------------------------------------------------------
-
-
 def _archive_stem(name: str) -> str:
     lowered = name.lower()
     for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):

@@ -1,4 +1,4 @@
-"""Utterances, datasets, manifests, validation and the tuning split.
+"""The types every layer above reads speech data as: utterances, datasets and the problems met reading them.
 
 A dataset is a list of :class:`Utterance` plus the :class:`Problem` s met while reading it: bad rows
 are skipped and counted, never raised, so one broken file does not stop a run.
@@ -125,16 +125,6 @@ class Dataset:
 
 # ---------------------------------------------------------------------------------------------
 # Manifests
-
-
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from autoasr.core.paths import cache_dir
+from autoasr.core.text import DIGIT_WORDS
 
 __all__ = ["DEMO_SAMPLE_RATE", "DEMO_VOCABULARY", "prepare_demo_corpus", "prepare_spoken_corpus"]
 
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_SAMPLE_RATE = 16000
 
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+DIGITS = DIGIT_WORDS
 COMMANDS = ("yes", "no", "stop", "go", "left", "right", "up", "down", "on", "off")
 DEMO_VOCABULARY: tuple[str, ...] = DIGITS + COMMANDS
 """Every word that can occur in a transcript of the demo corpus."""

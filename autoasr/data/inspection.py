@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from autoasr.core.text import normalize_text
+from autoasr.core.text import DIGIT_WORDS, normalize_text
 from autoasr.data.audio import AudioError, audio_info
 from autoasr.data.dataset import Dataset, Problem, Utterance
 
 LONG_AUDIO_SECONDS = 30.0
 SHORT_AUDIO_SECONDS = 0.1
-_DIGIT_VOCABULARY = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh")
+_DIGIT_VOCABULARY = (*DIGIT_WORDS, "oh")  # "oh" is how many people say 0 in strings
 _SHOWN = 10  # items listed in the text report before "..."
 
 
@@ -126,7 +126,7 @@ class InspectionReport:
 
 def inspect_dataset(
     data: Dataset | str | Path,
-    domain: str = "general",
+    domain="general",
     against: Dataset | str | Path | Iterable[str] | None = None,
     long_audio_seconds: float = LONG_AUDIO_SECONDS,
 ) -> InspectionReport:
@@ -134,8 +134,8 @@ def inspect_dataset(
 
     Args:
         data: a :class:`Dataset`, or a manifest, corpus folder or archive.
-        domain: a domain name of :mod:`autoasr.domains`; it picks the text normaliser, and its
-            closed vocabulary (digits) when ``against`` is not given.
+        domain: a :class:`autoasr.domains.presets.Domain` (or a normaliser name, "general" or "digits"); it
+            picks the text normaliser, and its closed vocabulary when ``against`` is not given.
         against: the vocabulary to find out-of-vocabulary words against: a list of words, a text
             file of words or sentences (one per line), or a dataset or a manifest, folder or archive
             holding one (e.g. the training set, to find test words
@@ -146,7 +146,7 @@ def inspect_dataset(
     >>> report.out_of_vocabulary                                                                   # doctest: +SKIP
     {'maybe': 3}
     """
-    normalizer = _normalizer(domain)
+    normalizer = getattr(domain, "normalizer", domain)
     layout_name = None
     if isinstance(data, Dataset):
         dataset = data
@@ -202,12 +202,6 @@ def inspect_dataset(
 # ---------------------------------------------------------------------------------------------
 
 
-def _normalizer(domain: str) -> str:
-    from autoasr.domains.presets import get_domain
-
-    return get_domain(domain).normalizer
-
-
 def _listed(items: list[str]) -> str:
     shown = ", ".join(items[:_SHOWN])
     return shown + (f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else "")
@@ -227,16 +221,14 @@ def _described(utterance: Utterance) -> dict:
             "location": _location(utterance)}
 
 
-def _vocabulary(against, domain: str, normalizer: str) -> tuple[set[str] | None, str | None]:
+def _vocabulary(against, domain, normalizer: str) -> tuple[set[str] | None, str | None]:
     def words_of(texts: Iterable[str]) -> set[str]:
         return {word for text in texts for word in normalize_text(str(text), normalizer).split()}
 
     if against is None:
-        from autoasr.domains.presets import get_domain
-
-        domain_words = getattr(get_domain(domain), "vocabulary", None)
+        domain_words = getattr(domain, "vocabulary", None)
         if domain_words:
-            return words_of(domain_words), f"the {domain} domain vocabulary"
+            return words_of(domain_words), f"the {domain.name} domain vocabulary"
         if normalizer == "digits":
             return set(_DIGIT_VOCABULARY), "the digits domain vocabulary"
         return None, None

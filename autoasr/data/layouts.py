@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+from autoasr.core.text import DIGIT_WORDS
 from autoasr.data.dataset import DataError, Dataset, Problem
 from autoasr.data.manifest import (
     AUDIO_COLUMN_ALIASES,
@@ -31,7 +32,6 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
 MANIFEST_NAMES = ("manifest.csv", "manifest.tsv", "manifest.jsonl")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
-DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 FSDD_NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z]+)_(?P<take>\d+)$")
 SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "devel": "dev", "valid": "dev",
                  "validation": "dev", "val": "dev", "test": "test", "eval": "test", "evaluation": "test"}

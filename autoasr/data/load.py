@@ -1,3 +1,4 @@
+"""``load_dataset``: one call for names ("demo", "fsdd"), manifests, corpus folders and archives."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,6 +28,8 @@ def load_dataset(
     if isinstance(split, str):
         return _select_split(dataset, split)
     return tuple(_select_split(dataset, name) for name in split)
+
+
 def _select_split(dataset: Dataset, split: str) -> Dataset:
     selected = dataset.with_split(split)
     if not selected.utterances:
@@ -35,7 +38,11 @@ def _select_split(dataset: Dataset, split: str) -> Dataset:
             f"{dataset.name}: no utterances in split '{split}' (splits present: {', '.join(available) or 'none'})"
         )
     return selected
+
+
 NAMED_CORPORA = ("demo", "fsdd", "yesno", "mini_librispeech")
+
+
 def _prepare_named(name: str) -> Path:
     if name == "demo":
         from autoasr.data.demo_corpus import prepare_demo_corpus
@@ -44,6 +51,8 @@ def _prepare_named(name: str) -> Path:
     from autoasr.data import downloads
 
     return getattr(downloads, f"prepare_{name}")()
+
+
 def read_layout(path: str | Path, domain: str = "general", validate_audio: bool = True) -> tuple[Dataset, Layout]:
     """Detect and read ``path``; the dataset may be empty (its problems say why)."""
     if str(path) == "demo" or (str(path) in NAMED_CORPORA and not Path(str(path)).exists()):
@@ -55,6 +64,8 @@ def read_layout(path: str | Path, domain: str = "general", validate_audio: bool 
     if layout is None:
         raise DataError(f"{path}: layout not recognised. Known layouts: {_known_layouts()}")
     return layout.read(path, domain=domain, validate_audio=validate_audio), layout
+
+
 def read_corpus(path: str | Path, domain: str = "general", validate_audio: bool = True) -> Dataset:
     """Read a manifest, a corpus folder or archive in a known layout, or a named corpus.
 

@@ -1,3 +1,5 @@
+"""Plain manifests (CSV/TSV with audio and text columns, JSON Lines in NeMo style) read into a :class:`Dataset`,
+bad rows turned into problems that name the file and row."""
 from __future__ import annotations
 
 import csv
@@ -12,6 +14,8 @@ from autoasr.data.dataset import DataError, Dataset, Problem, Utterance
 
 AUDIO_COLUMN_ALIASES = ("audio", "audio_filepath", "path", "file", "file_name", "filename", "wav")
 TEXT_COLUMN_ALIASES = ("text", "transcript", "transcription", "sentence", "label")
+
+
 def _decode_manifest(path: Path) -> str:
     raw = path.read_bytes()
     try:
@@ -19,17 +23,23 @@ def _decode_manifest(path: Path) -> str:
     except UnicodeDecodeError:
         # latin-1 never fails: a manifest saved by an old spreadsheet still reads
         return raw.decode("latin-1")
+
+
 def _pick_column(columns: Sequence[str], aliases: Sequence[str]) -> str | None:
     lowered = {column.strip().lower(): column for column in columns}
     for alias in aliases:
         if alias in lowered:
             return lowered[alias]
     return None
+
+
 def _closest(name: str, candidates: Sequence[str]) -> str:
     import difflib
 
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.0)
     return match[0] if match else ""
+
+
 def read_manifest_records(path: Path) -> list[tuple[int, dict]]:
     """Rows of a CSV/TSV (header) or JSON Lines manifest as (row number, record) pairs."""
     content = _decode_manifest(path)
@@ -49,6 +59,8 @@ def read_manifest_records(path: Path) -> list[tuple[int, dict]]:
         delimiter = "|"
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
     return [(number, dict(record)) for number, record in enumerate(reader, start=1)]
+
+
 def records_to_dataset(
     records: Iterable[tuple[int, dict]],
     base: Path,

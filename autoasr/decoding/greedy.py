@@ -21,6 +21,8 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, vocabulary: Ch
         path = torch.unique_consecutive(row[:length]).tolist()
         texts.append(" ".join(vocabulary.decode(path).split()))
     return texts
+
+
 def greedy_decode_array(log_probs: np.ndarray, length: int, symbols: tuple[str, ...]) -> str:
     """Greedy CTC decoding of one (frames, vocabulary) array, as :func:`autoasr.decoding.greedy.greedy_decode`."""
     best = log_probs[:length].argmax(axis=-1)

@@ -1,7 +1,7 @@
-"""Training-time augmentation: SpecAugment on feature frames, and waveform augmentations.
+"""Waveform augmentations for a domain's training set (SpecAugment on frames is in
+:mod:`autoasr.training.specaugment`).
 
-SpecAugment masks frequency bands and time spans of the frames during training. The waveform
-augmentations (speed perturbation, additive noise, synthetic reverberation, a telephone line) make
+The waveform augmentations (speed perturbation, additive noise, synthetic reverberation, a telephone line) make
 extra training copies that sound like the audio a domain's model will hear; a recipe chains them:
 
 >>> recipe = recipe_for_domain("telephony")

@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Mapping
 
-from autoasr.core.text import normalize_text
-
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+from autoasr.core.text import DIGIT_WORDS, normalize_text
 
 DECODERS = {
     "greedy": "best path: fastest, spells any word, no knowledge of the domain's words",

@@ -1,3 +1,4 @@
+"""Running exported files: ONNX Runtime and TorchScript models that transcribe like a ``TrainedModel``."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,8 @@ from autoasr.decoding.greedy import greedy_decode_array
 from autoasr.export.writers import METADATA_FILE
 
 EXPORTED_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
+
+
 class ExportedModel:
     """An exported file ready to transcribe and evaluate, with the interface of a trained model.
 
@@ -110,6 +113,8 @@ class ExportedModel:
         domain = domain or saved_spec or self.metadata.get("autoasr.domain") or "general"
         dataset = evaluation_dataset(data, get_domain(domain).normalizer)
         return score(dataset, self.transcribe, str(self.path), return_details)
+
+
 class OnnxModel(ExportedModel):
     """An exported ``.onnx`` file run by onnxruntime (CPU).
 
@@ -133,6 +138,8 @@ class OnnxModel(ExportedModel):
         log_probs, out_lengths = self.session.run(
             ["log_probs", "frame_lengths"], {"waveform": waveform, "waveform_lengths": lengths})
         return log_probs, out_lengths
+
+
 class TorchScriptModel(ExportedModel):
     """An exported TorchScript file (``.pt``). Loading TorchScript runs its code: load trusted files only."""
 
@@ -148,10 +155,14 @@ class TorchScriptModel(ExportedModel):
         with torch.inference_mode():
             log_probs, out_lengths = self.module(torch.from_numpy(waveform), torch.from_numpy(lengths))
         return log_probs.numpy(), out_lengths.numpy()
+
+
 def is_exported_file(path: str | Path) -> bool:
     """True for a file whose suffix names an export format (``.onnx``, ``.pt``, ``.ts``)."""
     path = Path(path)
     return path.suffix.lower() in EXPORTED_SUFFIXES and not path.is_dir()
+
+
 def load_exported(path: str | Path) -> ExportedModel:
     """Open an exported file with the runtime its suffix names (onnxruntime for ``.onnx``)."""
     path = Path(path)

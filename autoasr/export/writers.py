@@ -1,3 +1,4 @@
+"""Writing a trained model to one ONNX or TorchScript file, with its vocabulary, frontend and decoder as metadata."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,8 @@ EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_FORMAT_VERSION = 1
 ONNX_OPSET = 17
 METADATA_FILE = "autoasr.json"  # the TorchScript extra file holding the same metadata as the ONNX props
+
+
 def _as_trained_model(model_or_predictor):
     """(TrainedModel, domain or None) from a TrainedModel, an ASRPredictor (its best model), a run
     folder or a model folder (``run/best``, ``run/trials/<id>``). The domain is its full spec where
@@ -36,6 +39,8 @@ def _as_trained_model(model_or_predictor):
         predictor = ASRPredictor.load(folder)
         return predictor.model(), predictor.domain_spec.to_dict()
     raise FileNotFoundError(f"{folder}: neither an autoasr run (predictor.json) nor a model folder ({MODEL_SPEC_FILE})")
+
+
 def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]:
     """String metadata that makes an exported file self-describing."""
     import autoasr
@@ -67,10 +72,14 @@ def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]
         metadata["autoasr.decoding"] = ("lexicon + word n-gram LM beam search (autoasr.decoding.lm.LexiconDecoder."
                                         "from_spec(autoasr.decoder)); greedy CTC where it is unavailable")
     return metadata
+
+
 def _example_inputs(sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     waveform = 0.1 * torch.randn(2, sample_rate, generator=generator)
     return waveform, torch.tensor([sample_rate, sample_rate * 3 // 4], dtype=torch.long)
+
+
 def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> Path:
     """Write ``model_or_predictor`` (an ASRPredictor's best model, a TrainedModel, or a run/model
     folder) to one self-contained file: waveform in, CTC log-probabilities out.
@@ -91,6 +100,8 @@ def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> 
     else:
         _export_torchscript(module, example, path, metadata)
     return path
+
+
 def _export_onnx(module: nn.Module, example, path: Path, metadata: dict[str, str]) -> None:
     import warnings
 
@@ -114,6 +125,8 @@ def _export_onnx(module: nn.Module, example, path: Path, metadata: dict[str, str
     onnx.checker.check_model(graph)
     onnx.save(graph, str(temporary))
     temporary.replace(path)
+
+
 def _export_torchscript(module: nn.Module, example, path: Path, metadata: dict[str, str]) -> None:
     import warnings
 

@@ -480,12 +480,3 @@ def transcribe_routed(model, audio: list, transcribe_short, long_audio_seconds: 
         for position, text in zip(short, transcribe_short([audio[p] for p in short])):
             texts[position] = text
     return texts
-
-
-def as_json_records(transcripts: list[TimedTranscript]) -> list[dict]:
-    return [t.to_dict() for t in transcripts]
-
-
-__all__ = ["SegmentationSettings", "Word", "Segment", "TimedTranscript", "frame_energies", "speech_regions",
-           "fixed_chunks", "align_words", "transcribe_long", "transcribe_with_words", "transcribe_routed",
-           "output_frame_seconds", "segment_log_probs"]

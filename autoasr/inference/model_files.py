@@ -1,3 +1,4 @@
+"""The saved model format: ``model.json`` (config, vocabulary, decoder) beside ``model.safetensors``."""
 from __future__ import annotations
 
 from autoasr.models.registry import PRETRAINED_FAMILY
@@ -16,5 +17,7 @@ def model_spec_config(config: dict) -> dict:
         encoder = read_encoder(config["checkpoint"])
         spec.update(encoder_config=encoder.config, normalize_waveform=encoder.normalize_waveform)
     return spec
+
+
 MODEL_SPEC_FILE = "model.json"
 MODEL_WEIGHTS_FILE = "model.safetensors"

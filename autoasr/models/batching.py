@@ -1,3 +1,4 @@
+"""Feature batches for a network: padding, length-sorted batches, and greedy transcripts or log-probabilities."""
 from __future__ import annotations
 
 import random
@@ -12,6 +13,8 @@ from autoasr.decoding.greedy import greedy_decode
 def pad_batch(features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([len(f) for f in features], dtype=torch.long)
     return nn.utils.rnn.pad_sequence(features, batch_first=True), lengths
+
+
 def length_sorted_batches(lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0) -> list[list[int]]:
     """Batches of similar length (little padding), in random order when training."""
     order = sorted(range(len(lengths)), key=lambda position: lengths[position])
@@ -19,6 +22,8 @@ def length_sorted_batches(lengths: list[int], batch_size: int, shuffle: bool, se
     if shuffle:
         random.Random(seed).shuffle(batches)
     return batches
+
+
 def transcribe_features(model: nn.Module, features: list[torch.Tensor], vocabulary: CharVocabulary,
                         batch_size: int = 64, device: str = "cpu", decode=None) -> list[str]:
     """Transcripts for a list of feature matrices, in their original order.
@@ -35,6 +40,8 @@ def transcribe_features(model: nn.Module, features: list[torch.Tensor], vocabula
             for position, text in zip(batch, decode(log_probs.float().cpu(), out_lengths.cpu())):
                 texts[position] = text
     return texts
+
+
 def emissions(model: nn.Module, features: list[torch.Tensor], batch_size: int = 64) -> list[torch.Tensor]:
     """Per-utterance (time, symbols) log-probabilities, in order: the input of any decoder."""
     model.eval()

@@ -1,3 +1,4 @@
+"""A model family: how to build its network at each size preset, and what it is good at."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,8 +1,5 @@
-"""Acoustic frontends (log-mel, MFCC, raw waveform frames) and an on-disk feature cache shared by every trial.
-
-Features are computed once per (dataset content, frontend settings) and stored as one safetensors
-file, so a search of twenty trials reads audio once and a second run reads none.
-"""
+"""Acoustic frontends: waveforms into feature frames (log-mel, MFCC, or raw 10 ms waveform frames for
+pretrained encoders). :mod:`autoasr.training.feature_cache` keeps their outputs on disk."""
 from __future__ import annotations
 
 import json
@@ -80,16 +77,10 @@ class Frontend(torch.nn.Module):
         return (frames - mean) / (std + 1e-5)
 
 
-
-
-
-
-
-
-
-
 ENCODER_SAMPLE_RATE = 16000
 SAMPLES_PER_FRAME = 160  # the waveform "frontend" cuts audio into 10 ms frames, like the other frontends
+
+
 class WaveformFrames(nn.Module):
     """The frontend of waveform models: samples (..., S) -> (..., S // 160, 160) raw 10 ms frames.
 

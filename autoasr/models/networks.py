@@ -1,3 +1,4 @@
+"""The CTC networks autoasr trains from scratch: CRNN, Conformer and a separable ConvNet."""
 from __future__ import annotations
 
 import torch
@@ -25,6 +26,8 @@ class ConvSubsampling(nn.Module):
         batch, channels, time, frequency = hidden.shape
         hidden = hidden.permute(0, 2, 1, 3).reshape(batch, time, channels * frequency)
         return self.projection(hidden), torch.div(lengths + 1, 2, rounding_mode="floor")
+
+
 class CRNN(nn.Module):
     """Convolutional subsampling followed by bidirectional GRUs (DeepSpeech2-like)."""
 
@@ -40,6 +43,8 @@ class CRNN(nn.Module):
         hidden, lengths = self.subsampling(features, lengths)
         hidden, _ = self.recurrent(self.dropout(hidden))
         return self.output(self.dropout(hidden)).log_softmax(dim=-1), lengths
+
+
 class ConformerCTC(nn.Module):
     """Convolutional subsampling followed by torchaudio's Conformer encoder."""
 
@@ -55,6 +60,8 @@ class ConformerCTC(nn.Module):
         lengths = lengths.clamp(max=hidden.shape[1])
         hidden, lengths = self.encoder(hidden, lengths)
         return self.output(hidden).log_softmax(dim=-1), lengths
+
+
 class SeparableBlock(nn.Module):
     """Depthwise-separable 1-D convolutions with a residual path (QuartzNet-like)."""
 
@@ -73,6 +80,8 @@ class SeparableBlock(nn.Module):
 
     def forward(self, hidden):
         return torch.relu(hidden + self.layers(hidden))
+
+
 class ConvNet(nn.Module):
     """A purely convolutional model: a strided stem and residual separable blocks."""
 

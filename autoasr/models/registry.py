@@ -82,7 +82,5 @@ def build_network(config: dict, num_features: int, vocabulary_size: int, pretrai
                        **options)
 
 
-
-
 def count_parameters(model: nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())

@@ -162,8 +162,6 @@ def load_wav2vec2(encoder: PretrainedEncoder | str | Path) -> Wav2Vec2Model:
     return model
 
 
-
-
 def normalize_padded_waveform(waveform: torch.Tensor, sample_lengths: torch.Tensor) -> torch.Tensor:
     """Zero mean, unit variance per utterance over its real samples; the padding stays zero."""
     mask = (torch.arange(waveform.shape[1], device=waveform.device)[None] < sample_lengths[:, None]).float()
@@ -241,16 +239,6 @@ def pretrained_model_family(encoders: list[PretrainedEncoder]):
 
     sizes = {encoder.name: {"checkpoint": str(encoder.path)} for encoder in encoders}
     return ModelFamily("wav2vec2", "a pretrained wav2vec2 encoder fine-tuned with a CTC head", build, sizes)
-
-
-
-
-
-
-
-
-
-
 
 
 def tiny_wav2vec2_config(embed_dim: int = 32, layers: int = 2, heads: int = 2) -> dict:

@@ -106,15 +106,6 @@ def _evaluations(predictor) -> list[dict]:
     return read_json(path) if path.is_file() else []
 
 
-def _search_space(presets: str | None) -> tuple[dict, str | None]:
-    from autoasr.search.presets import PRESETS, describe_space
-
-    preset = PRESETS.get(presets or "")
-    if preset is None:
-        return {}, None
-    return describe_space(preset.space), preset.description
-
-
 def build_model_card(predictor) -> dict:
     """The model card of a predictor's best model, as JSON-ready data."""
     from autoasr.domains.presets import get_domain
@@ -122,10 +113,11 @@ def build_model_card(predictor) -> dict:
 
     saved = _saved_run(predictor)
     leaderboard = predictor.leaderboard()
-    best = predictor._trials.get(predictor.best_trial_id, {}) if predictor.best_trial_id else {}
+    best = predictor.trials.get(predictor.best_trial_id, {}) if predictor.best_trial_id else {}
     config = {k: v for k, v in best.get("config", {}).items() if k not in BOOKKEEPING_KEYS}
     family = MODEL_FAMILIES.get(config.get("model", ""))
-    space, preset_description = _search_space(predictor.presets)
+    # the fit wrote what it searched into predictor.json: the card reports it without knowing the presets
+    space, preset_description = saved.get("search_space") or {}, saved.get("presets_description")
     data = saved.get("data", {})
     evaluations = [e for e in _evaluations(predictor) if e.get("model") in (None, predictor.best_trial_id)]
     summary = dict(predictor.fit_summary or saved.get("fit_summary") or {})
@@ -179,7 +171,7 @@ def build_run_card(predictor) -> dict:
     data = saved.get("data", {})
     trials = {trial_id: {"status": trial.get("status"), "config": trial.get("config"),
                          "start_time": trial.get("start_time"), "end_time": trial.get("end_time")}
-              for trial_id, trial in predictor._trials.items()}
+              for trial_id, trial in predictor.trials.items()}
     card = {
         "card_format_version": CARD_FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

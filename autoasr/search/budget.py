@@ -1,4 +1,14 @@
+"""How a time limit is shared: a reserve for saving, the exploration, the winner's continuation, the decoder
+choice, and each trial's deadline. The budget widget asks the same arithmetic for its estimate."""
 from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from autogluon.common import space
+
+from autoasr.search.decoder_choice import decoder_choice_seconds
+from autoasr.search.presets import Preset, get_preset
 
 # share of the budget kept back for saving and the final evaluation of the winner
 FINAL_RESERVE_SHARE, FINAL_RESERVE_SECONDS = 0.03, 2.0
@@ -7,3 +17,60 @@ MAX_TRIAL_SHARE_OF_EXPLORATION = 0.4  # that floor never lets one trial crowd ou
 # no trial is pruned before it has trained this share of a trial's time: a quarter of it shows which
 # models learn per second without letting a slow starter use up its whole turn
 PRUNING_GRACE_SHARE = 0.25
+PREPARATION_SECONDS_PER_AUDIO_HOUR = 40.0  # feature extraction on one CPU core, measured roughly
+
+
+def final_reserve(time_limit: float) -> float:
+    return max(FINAL_RESERVE_SECONDS, FINAL_RESERVE_SHARE * time_limit)
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """The deadlines of one fit, as ``time.time()`` values, fixed once the data is prepared.
+
+    ``exploration_deadline`` ends the search for new configurations; the winner is continued until
+    ``continuation_deadline``; the decoder choice ends by ``search_deadline``; the rest saves the run.
+    """
+
+    search_deadline: float
+    continuation_deadline: float
+    exploration_deadline: float
+    exploration_seconds: float
+    trial_seconds: float
+    pruning_grace_seconds: float
+
+    @classmethod
+    def plan(cls, started: float, time_limit: float, preset: Preset, num_tuning: int, now: float) -> "BudgetPlan":
+        search_deadline = started + float(time_limit) - final_reserve(time_limit)
+        search_seconds = max(search_deadline - now, 1.0)
+        trial_seconds = max(preset.min_trial_seconds, preset.trial_share * search_seconds)
+        continuation_deadline = search_deadline - decoder_choice_seconds(num_tuning)
+        exploration_deadline = continuation_deadline - preset.refine_share * search_seconds
+        return cls(search_deadline, continuation_deadline, exploration_deadline, exploration_deadline - now,
+                   trial_seconds, PRUNING_GRACE_SHARE * trial_seconds)
+
+    def trial_deadline(self, now: float, epoch_seconds: list[float]) -> float:
+        """A trial gets its share of the budget, but at least enough for a few epochs once their length is known:
+        on a slow machine fewer, better-trained trials beat many untrained ones."""
+        floor = MIN_EPOCHS_PER_TRIAL * statistics.median(epoch_seconds) if epoch_seconds else 0.0
+        floor = min(floor, MAX_TRIAL_SHARE_OF_EXPLORATION * self.exploration_seconds)
+        return min(self.exploration_deadline, now + max(self.trial_seconds, floor))
+
+
+def estimate_trials(seconds: float, presets: str = "default", audio_hours: float = 0.0) -> tuple[int, int]:
+    """A rough (fewest, most) number of trials a budget buys.
+
+    Each trial may use at most ``trial_share`` of the search budget (and at least ``min_trial_seconds``);
+    trials that plateau or fall behind the median stop early, so the real count is usually higher.
+
+    >>> estimate_trials(600, "default")
+    (4, 12)
+    """
+    preset = get_preset(presets)
+    search = max(seconds - final_reserve(seconds) - PREPARATION_SECONDS_PER_AUDIO_HOUR * audio_hours, 0.0)
+    if not any(isinstance(value, space.Space) for value in preset.space.values()):
+        return (1, 1) if search > 0 else (0, 0)
+    longest_trial = max(preset.min_trial_seconds, preset.trial_share * search)
+    fewest = max(1, int(search // longest_trial)) if search >= preset.min_trial_seconds / 2 else 0
+    most = max(fewest, int(search // preset.min_trial_seconds)) if preset.prune else fewest
+    return (fewest, min(most, 3 * fewest)) if fewest else (0, 0)

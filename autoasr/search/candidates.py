@@ -1,3 +1,5 @@
+"""Pretrained encoders as search candidates: portfolio entries outside the sampled space, and the config a
+trial of one resolves to."""
 from __future__ import annotations
 
 from autoasr.models.wav2vec2 import PretrainedEncoder, PretrainedEncoders
@@ -8,8 +10,12 @@ def search_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
     learning rate, raw-waveform frames and no SpecAugment (the frames are samples, not spectra)."""
     return [{"model": "wav2vec2", "size": encoder.name, "frontend": "waveform", "learning_rate": 1e-4,
              "dropout": 0.1, "augment": 0.0, "batch_size": 8} for encoder in encoders]
+
+
 FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt
 SIZE_ORDER = ("tiny", "small", "medium")
+
+
 def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
     """``preset`` (an :class:`autoasr.search.presets.Preset`) with the encoders in its search: ``wav2vec2`` among
     the searched model families and, where the preset has a portfolio, one candidate per encoder right
@@ -31,6 +37,8 @@ def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
         portfolio = portfolio[:1] + tuple(search_candidates(encoders)) + portfolio[1:]
     return replace(preset, space={**preset.space, "model": space.Categorical(*choices)}, portfolio=portfolio,
                    extra={**preset.extra, "pretrained_checkpoints": [str(encoder.path) for encoder in encoders]})
+
+
 def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
     """What a search says about pretrained encoders: ``pretrained`` (the encoders it may fine-tune) and
     ``pretrained_reason`` (why none, or what was skipped). ``preset`` is the one after
@@ -44,6 +52,8 @@ def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
         reason = getattr(encoders, "reason", "")
     return {"pretrained": [encoder.describe() for encoder in encoders] if searched else [],
             "pretrained_reason": reason}
+
+
 def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder]) -> dict:
     """A searched configuration made trainable: a ``wav2vec2`` one gets its encoder's ``checkpoint``, the
     ``waveform`` frontend, no SpecAugment and a fine-tuning learning rate; its ``size`` names the encoder

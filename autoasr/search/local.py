@@ -1,3 +1,5 @@
+"""The local search: AutoGluon's ``LocalSequentialScheduler`` with a searcher that tries the portfolio first,
+then samples the space, never repeating a configuration already tried."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +13,8 @@ from autogluon.core.searcher.local_random_searcher import LocalRandomSearcher
 from autoasr.search.presets import Preset
 
 _OUTSIDE_SPACE = "autoasr:outside-space"
+
+
 class PortfolioSearcher(LocalRandomSearcher):
     """Random search that first proposes a fixed portfolio of strong configurations (warm start)."""
 
@@ -40,6 +44,8 @@ class PortfolioSearcher(LocalRandomSearcher):
             if self._pickle_config(config) not in self._results:
                 return config
         return super().get_config(**kwargs)
+
+
 def run_local_search(trial_function: Callable, preset: Preset, time_out: float, seed: int = 0,
                      already_tried: list[dict] = ()) -> LocalSequentialScheduler:
     """Run trials sequentially through AutoGluon until ``time_out`` seconds are used.

@@ -1,8 +1,7 @@
-"""Search spaces, presets and the AutoGluon scheduler that runs trials under a time limit.
+"""Search spaces and presets: what a search may try, the portfolio it tries first (cheapest first), and how
+much of the budget a trial and the winner's continuation may take.
 
-The space is written with AutoGluon's ``space`` objects; AutoGluon's ``LocalSequentialScheduler``
-decides when another trial still fits the budget, and a searcher proposes each configuration:
-first a portfolio of configurations known to do well (cheapest first), then random samples.
+The space is written with AutoGluon's ``space`` objects (:mod:`autoasr.search.local` runs it).
 """
 from __future__ import annotations
 

@@ -35,11 +35,9 @@ def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symb
     from ray import tune
 
     from autoasr.core.text import CharVocabulary
-    from autoasr.models.frontends import FrontendConfig
     from autoasr.models.wav2vec2 import available_pretrained_encoders
     from autoasr.search.candidates import resolve_trial_config
-    from autoasr.training.feature_cache import compute_features
-    from autoasr.training.tensors import SplitTensors
+    from autoasr.training.tensors import FeatureStore
 
     torch.set_num_threads(max(1, num_threads))
     if config.get("model") == "wav2vec2":
@@ -50,9 +48,7 @@ def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symb
     started = time.time()
 
     def tensors():
-        frontend = FrontendConfig(kind=config.get("frontend", "logmel"))
-        return tuple(SplitTensors.build(compute_features(split, frontend, cache_dir=cache_dir, progress=False).features,
-                                        split.texts, vocabulary) for split in (train, tuning))
+        return FeatureStore(train, tuning, vocabulary, cache_dir=cache_dir)(config.get("frontend", "logmel"))
 
     def on_epoch(metrics: dict) -> None:
         tune.report({"val_wer": metrics["val_wer"], "epoch": metrics["epoch"]})

@@ -1,31 +1,221 @@
+"""One search within a budget: trials (local scheduler or Ray), pruning, the winner's continuation and its decoder.
+
+A :class:`SearchRun` receives everything it works on — the trial book, the run folder, the feature store,
+the budget plan — and writes every trial to disk as it goes; it knows nothing of the predictor above it.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import threading
+import time
+from dataclasses import dataclass, field
 
+import torch
+
+from autoasr.core.callbacks import emit
+from autoasr.core.resources import release_memory
+from autoasr.core.storage import load_weights, write_json
+from autoasr.core.text import CharVocabulary
 from autoasr.data.dataset import Dataset
+from autoasr.domains.presets import Domain
+from autoasr.inference.model import TrainedModel
+from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.results.leaderboard import TrialBook, leaderboard_row
+from autoasr.results.model_costs import measure_inference_cost
+from autoasr.results.run_folder import RunFolder
+from autoasr.search.budget import BudgetPlan
+from autoasr.search.candidates import resolve_trial_config
+from autoasr.search.decoder_choice import compare_decoders_on_tuning
+from autoasr.search.local import run_local_search
+from autoasr.search.presets import Preset
+from autoasr.search.stopping import median_stopping
+from autoasr.training.tensors import FeatureStore
 from autoasr.training.trial import (
     BOOKKEEPING_KEYS,
+    new_trial_record,
+    run_recorded_trial,
 )
 
 
-def _typical_clip(dataset: Dataset):
+def searched_part(config: dict) -> dict:
+    """The searched settings of a trial config, without bookkeeping keys."""
+    return {k: v for k, v in config.items() if k not in BOOKKEEPING_KEYS}
+
+
+def typical_clip(dataset: Dataset):
     """The samples of the utterance of median duration: the clip every trial's latency is timed on."""
     from autoasr.data.audio import read_audio
 
     by_duration = sorted(dataset, key=lambda u: u.duration or 0.0)
     return read_audio(by_duration[len(by_duration) // 2].audio)
-def _searched_part(config: dict) -> dict:
-    """The searched settings of a trial config, without bookkeeping keys."""
-    return {k: v for k, v in config.items() if k not in BOOKKEEPING_KEYS}
-@dataclass
-class _FitContext:
-    """What every trial of one ``fit`` call shares."""
 
-    preset: object
-    callbacks: list
-    tensors_for: Callable
-    seed: int
-    histories: dict
-    trial_seconds: float
-    latency_clip: object  # a typical tuning utterance (16 kHz samples): every trial's latency is timed on it
+
+@dataclass
+class SearchSettings:
+    """How to search: the preset, the domain, the backend and the callbacks that hear every event."""
+
+    preset: Preset
+    domain: Domain
+    seed: int = 0
+    callbacks: list = field(default_factory=list)
+    encoders: list = field(default_factory=list)  # pretrained encoders a configuration may name
+    backend: str = "local"
+    num_workers: int = 2
+    ray_address: str | None = None
+    searcher: str = "random"
+    scheduler: str = "ASHA"
+
+
+class SearchRun:
+    """Explore configurations until the plan's exploration deadline, continue the winner, choose its decoder."""
+
+    def __init__(self, book: TrialBook, folder: RunFolder, features: FeatureStore, vocabulary: CharVocabulary,
+                 plan: BudgetPlan, settings: SearchSettings, train: Dataset, tuning: Dataset,
+                 stop_requested: threading.Event | None = None):
+        self.book, self.folder, self.features = book, folder, features
+        self.vocabulary, self.plan, self.settings = vocabulary, plan, settings
+        self.train, self.tuning = train, tuning
+        self.stop_requested = stop_requested or threading.Event()
+        self.latency_clip = typical_clip(tuning)
+
+    def run(self) -> None:
+        """The whole search; Ctrl-C ends it early and keeps what finished."""
+        try:
+            if self.settings.backend == "ray" and self._searchable():
+                self._explore_on_ray()
+            else:
+                self._explore_locally()
+            self.continue_best(self.plan.continuation_deadline)
+            self.choose_decoder(self.plan.search_deadline)
+        except KeyboardInterrupt:
+            pass
+        self.book.refresh_best()
+
+    def _searchable(self) -> bool:
+        return any(not isinstance(value, (str, int, float)) for value in self.settings.preset.space.values())
+
+    def _explore_locally(self) -> None:
+        def trial_function(config: dict, reporter, end_search) -> None:
+            now = time.time()
+            if self.stop_requested.is_set() or now >= self.plan.exploration_deadline - 1.0:
+                end_search()
+                return
+            self.run_trial(resolve_trial_config(config, self.settings.encoders),
+                           lambda: self.plan.trial_deadline(now, self._epoch_seconds()), reporter)
+            if self.stop_requested.is_set():
+                end_search()
+
+        already_tried = [searched_part(t["config"]) for t in self.book.records()]
+        run_local_search(trial_function, self.settings.preset, time_out=max(self.plan.exploration_deadline - time.time(), 1.0),
+                         seed=self.settings.seed + len(self.book), already_tried=already_tried)
+
+    def _epoch_seconds(self) -> list[float]:
+        return [row["epoch_seconds"] for rows in self.book.histories().values() for row in rows]
+
+    def _explore_on_ray(self) -> None:
+        from autoasr.search.ray import run_ray_search
+
+        settings = self.settings
+        run_ray_search(run_path=self.folder.path, preset=settings.preset, train=self.train, tuning=self.tuning,
+                       vocabulary_symbols=self.vocabulary.symbols, cache_dir=self.features.cache_dir,
+                       deadline=self.plan.exploration_deadline, trial_seconds=self.plan.trial_seconds,
+                       num_workers=settings.num_workers, address=settings.ray_address, searcher=settings.searcher,
+                       scheduler=settings.scheduler, id_offset=len(self.book), seed=settings.seed,
+                       callbacks=settings.callbacks, row_of=leaderboard_row)
+        self.book.replace_all(self.folder.load_trials())  # the workers wrote every trial to disk
+        for trial in self.book.records():
+            if trial["status"] == "ok" and trial.get("latency_ms") is None:
+                self.record_costs(trial)
+        self.book.refresh_best()
+
+    def run_trial(self, config: dict, deadline, reporter=None, initial_state: dict | None = None) -> dict:
+        """Train one configuration, recording it on disk and telling the callbacks as it goes."""
+        settings = self.settings
+        record = new_trial_record(self.book.next_id(), {**config, "patience": settings.preset.patience})
+        trial_id = record["trial_id"]
+        self.book.add(record)
+        emit(settings.callbacks, "on_trial_start", trial_id, dict(record["config"]))
+        pruned = threading.Event()
+
+        def on_epoch(metrics: dict) -> None:
+            if reporter is not None:
+                reporter(epoch=metrics["epoch"], reward=1.0 - metrics["val_wer"], val_wer=metrics["val_wer"])
+            emit(settings.callbacks, "on_epoch_end", trial_id, dict(metrics))
+            # a continued trial started from trained weights: its curve is no yardstick for fresh ones
+            if settings.preset.prune and initial_state is None and median_stopping(
+                    self.book.histories(fresh_only=True), trial_id, grace_seconds=self.plan.pruning_grace_seconds):
+                pruned.set()
+
+        try:
+            run_recorded_trial(
+                record, self.folder.trial_dir(trial_id),
+                lambda: self.features(record["config"].get("frontend", "logmel")), self.vocabulary, deadline,
+                on_epoch=on_epoch, should_stop=lambda: self.stop_requested.is_set() or pruned.is_set(),
+                initial_state=initial_state, seed=settings.seed + len(self.book),
+                device="cuda" if torch.cuda.is_available() else "cpu")
+            if record["status"] == "ok":
+                self.record_costs(record)
+        finally:
+            self.book.refresh_best()
+            release_memory()
+        if pruned.is_set() and record["status"] == "ok":
+            record["stop_reason"] = "pruned"
+            self.folder.write_trial(record)
+        emit(settings.callbacks, "on_trial_end", leaderboard_row(record))
+        return record
+
+    def record_costs(self, trial: dict) -> None:
+        """Time and size a finished trial's model (see :mod:`autoasr.results.model_costs`) and keep the figures."""
+        try:
+            trial.update(measure_inference_cost(TrainedModel.load(self.folder.trial_dir(trial["trial_id"])),
+                                                self.latency_clip))
+        except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
+            trial["cost_error"] = f"{type(error).__name__}: {error}"
+        self.folder.write_trial(trial)
+
+    def continue_best(self, deadline: float) -> None:
+        """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
+        preset = self.settings.preset
+        if self.stop_requested.is_set() or self.book.best_trial_id is None or preset.refine_share <= 0:
+            return  # a preset without a continuation share (the baselines) keeps its trials as they ended
+        if deadline - time.time() < preset.min_trial_seconds:
+            return
+        parent = self.book[self.book.best_trial_id]
+        state = load_weights(self.folder.trial_dir(parent["trial_id"]) / MODEL_WEIGHTS_FILE)
+        # half the rate, annealed to the deadline: the winner settles instead of wandering off its checkpoint
+        config = {**searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
+                  "anneal": True, "continued_from": parent["trial_id"]}
+        self.run_trial(config, deadline, initial_state=state)
+
+    def choose_decoder(self, deadline: float) -> None:
+        """Greedy or lexicon + n-gram LM decoding for the winner, whichever reads the tuning set better.
+
+        The LM learns from the domain's text and the training transcripts; the choice and both WERs
+        go into the winner's leaderboard row, and the decoder into its model spec.
+        """
+        from autoasr.decoding.lm import lm_decoding_available
+
+        best_id = self.book.best_trial_id
+        if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < 1.0:
+            return
+        trial = self.book[best_id]
+        model = TrainedModel.load(self.folder.trial_dir(best_id))
+        _, tuning = self.features(trial["config"].get("frontend", "logmel"))
+        comparison = compare_decoders_on_tuning(model.network, tuning, self.vocabulary.symbols, self.settings.domain,
+                                                self.train.texts)
+        trial.update(comparison.summary())
+        if comparison.chosen == "lm":
+            self._adopt_lm_decoder(trial, model, comparison)
+        self.folder.write_trial(trial)
+
+    def _adopt_lm_decoder(self, trial: dict, model: TrainedModel, comparison) -> None:
+        model.decoder = comparison.decoder
+        costs = measure_inference_cost(model, self.latency_clip)
+        max_latency = self.book.limits.get("max_latency_ms", float("inf"))
+        if costs["latency_ms"] <= max_latency:
+            trial.update(val_wer=comparison.lm_wer, val_cer=comparison.lm_cer, **costs)
+            write_json(self.folder.trial_dir(trial["trial_id"]) / MODEL_SPEC_FILE,
+                       {"config": model.config, "vocabulary": list(model.vocabulary.symbols),
+                        "decoder": comparison.decoder.spec()})
+        else:  # the beam search is what a latency limit cannot afford
+            trial.update(decoder="greedy", decoder_note=f"LM decoding took {costs['latency_ms']:.1f} ms, over "
+                                                        f"the {max_latency:g} ms limit")

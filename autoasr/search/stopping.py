@@ -1,3 +1,5 @@
+"""Median stopping at equal training time: a trial behind the median of earlier trials after as many seconds
+trained is pruned."""
 from __future__ import annotations
 
 import statistics
@@ -10,6 +12,8 @@ def training_seconds_curve(history: list[dict]) -> list[tuple[float, float]]:
         elapsed += row["epoch_seconds"]
         curve.append((elapsed, row["best_val_wer"]))
     return curve
+
+
 def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, grace_seconds: float,
                     min_trials: int = 2) -> bool:
     """True when a trial's best WER is worse than the median of earlier trials' after as many seconds of training.

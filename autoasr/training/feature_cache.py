@@ -1,3 +1,7 @@
+"""An on-disk cache of frontend features: computed once per (dataset content, frontend settings).
+
+Stored as one safetensors file, so a search of twenty trials reads audio once and a second run reads none.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -6,6 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -17,12 +22,20 @@ from autoasr.data.dataset import Dataset
 from autoasr.models.frontends import Frontend, FrontendConfig
 
 FEATURE_CACHE_VERSION = 1
+
+
 def default_cache_dir() -> Path:
     return cache_dir("features")
+
+
 def feature_cache_key(dataset: Dataset, config: FrontendConfig) -> str:
     digest = hashlib.sha256(f"{FEATURE_CACHE_VERSION}|{dataset.fingerprint()}|{config.key()}".encode())
     return digest.hexdigest()[:20]
+
+
 @dataclass
+
+
 class FeatureSet:
     """Per-utterance feature matrices aligned with the dataset's utterances."""
 
@@ -32,11 +45,14 @@ class FeatureSet:
 
     def __len__(self) -> int:
         return len(self.features)
+
+
 def compute_features(
     dataset: Dataset,
     config: FrontendConfig = FrontendConfig(),
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> FeatureSet:
     """Features for every utterance, from the cache when the data and settings are unchanged."""
     started = time.perf_counter()
@@ -55,11 +71,17 @@ def compute_features(
     frontend = Frontend(config)
     features = []
     with torch.inference_mode():
-        for utterance in tqdm(dataset.utterances, desc=f"features {dataset.name}", disable=not progress, leave=False):
+        total = len(dataset.utterances)
+        for done, utterance in enumerate(tqdm(dataset.utterances, desc=f"features {dataset.name}",
+                                              disable=not progress, leave=False), 1):
             samples = torch.from_numpy(read_audio(utterance.audio, config.sample_rate))
             features.append(frontend(samples).contiguous())
+            if on_progress is not None and (done % 50 == 0 or done == total):
+                on_progress(done, total)
     _write_cache(cache_file, features)
     return FeatureSet(features, time.perf_counter() - started, from_cache=False)
+
+
 def _write_cache(cache_file: Path, features: list[torch.Tensor]) -> None:
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     lengths = torch.tensor([0] + [len(f) for f in features], dtype=torch.int64)

@@ -1,3 +1,4 @@
+"""SpecAugment on feature frames during training: time and frequency masks scaled by one strength."""
 from __future__ import annotations
 
 import torch

@@ -1,10 +1,16 @@
+"""Features and transcripts as tensors, ready for batching: one split at a time, and every frontend of a search."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import torch
 
 from autoasr.core.text import CharVocabulary
+from autoasr.data.dataset import Dataset
+from autoasr.models.frontends import FrontendConfig
+from autoasr.training.feature_cache import compute_features, default_cache_dir
 
 
 @dataclass
@@ -23,3 +29,39 @@ class SplitTensors:
     @property
     def audio_seconds(self) -> float:
         return sum(len(f) for f in self.features) / 100.0  # 10 ms frames
+
+
+class FeatureStore:
+    """The train and tuning tensors of every frontend a search asks for, each computed once.
+
+    Calling the store with a frontend kind ("logmel", "mfcc", "waveform") gives ``(train, tuning)``
+    :class:`SplitTensors`; audio is read at most once per kind thanks to the on-disk feature cache,
+    and the tensors stay in memory for the trials that follow. ``on_progress(done, total)`` hears about
+    every clip read, so a UI can show feature preparation as it happens.
+    """
+
+    def __init__(self, train: Dataset, tuning: Dataset, vocabulary: CharVocabulary, cache_dir: str | Path | None = None,
+                 progress: bool = False, on_progress: Callable[[str, int, int], None] | None = None):
+        self.splits = (train, tuning)
+        self.vocabulary = vocabulary
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.progress = progress
+        self.on_progress = on_progress
+        self.seconds_computing = 0.0
+        self._tensors: dict[str, tuple[SplitTensors, SplitTensors]] = {}
+
+    def __call__(self, frontend_kind: str) -> tuple[SplitTensors, SplitTensors]:
+        if frontend_kind not in self._tensors:
+            config = FrontendConfig(kind=frontend_kind)
+            computed = []
+            for split in self.splits:
+                report = None
+                if self.on_progress is not None:
+                    def report(done, total, stage=f"{frontend_kind} features of {split.name}"):
+                        self.on_progress(stage, done, total)
+                computed.append(compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
+                                                 on_progress=report))
+            self.seconds_computing += sum(c.seconds_computing for c in computed)
+            self._tensors[frontend_kind] = tuple(SplitTensors.build(c.features, split.texts, self.vocabulary)
+                                                 for c, split in zip(computed, self.splits))
+        return self._tensors[frontend_kind]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypedDict
 
 from autoasr.core.storage import save_weights, write_json
 from autoasr.core.text import CharVocabulary
@@ -25,13 +25,44 @@ TRIAL_FILE = "trial.json"
 BOOKKEEPING_KEYS = ("patience", "continued_from", "anneal")
 
 
-def new_trial_record(trial_id: str, config: dict) -> dict:
+class TrialRecord(TypedDict, total=False):
+    """What one trial's ``trial.json`` holds, and what the trial book, the leaderboard and the cards read.
+
+    Figures are named once: ``train_seconds`` is time spent training (not evaluating), ``eval_seconds``
+    time spent scoring the tuning set, ``audio_seconds_trained`` the audio the model saw, repeats included.
+    """
+
+    trial_id: str
+    model: str
+    size: str
+    config: dict  # the searched settings plus bookkeeping keys (BOOKKEEPING_KEYS)
+    status: str  # running, ok, failed
+    start_time: float
+    end_time: float | None
+    history: list[dict]  # one row per evaluation: epoch, train_loss, val_wer, val_cer, epoch_seconds, ...
+    val_wer: float
+    val_cer: float
+    epochs: int
+    best_epoch: int
+    parameters: int
+    train_seconds: float
+    eval_seconds: float
+    audio_seconds_trained: float
+    stop_reason: str  # deadline, plateau, perfect, pruned, stopped, interrupted, error, max_epochs
+    error: str | None
+    latency_ms: float  # added once the model is measured (autoasr.results.model_costs)
+    rtf: float
+    size_mb: float
+    decoder: str  # greedy or lm, after the decoder choice
+
+
+def new_trial_record(trial_id: str, config: dict) -> TrialRecord:
     return {"trial_id": trial_id, "model": config["model"], "size": config["size"], "config": dict(config),
             "status": "running", "start_time": time.time(), "end_time": None, "history": [],
             "val_wer": float("nan"), "val_cer": float("nan")}
 
 
-def close_interrupted(trial: dict, trial_dir: Path) -> None:
+def close_interrupted(trial: TrialRecord, trial_dir: Path) -> None:
     """A trial cut off mid-way keeps its best epoch when that epoch's weights reached the disk."""
     history = trial.get("history") or []
     trial.update(stop_reason="interrupted", end_time=trial.get("end_time") or time.time())
@@ -44,7 +75,7 @@ def close_interrupted(trial: dict, trial_dir: Path) -> None:
 
 
 def run_recorded_trial(
-    record: dict,
+    record: TrialRecord,
     trial_dir: Path,
     tensors: Callable[[], tuple[SplitTensors, SplitTensors]],
     vocabulary: CharVocabulary,
@@ -54,7 +85,7 @@ def run_recorded_trial(
     initial_state: dict | None = None,
     seed: int = 0,
     device: str = "cpu",
-) -> dict:
+) -> TrialRecord:
     """Train ``record["config"]``, keeping ``record`` and its files current; returns the final record.
 
     A failing configuration is recorded as failed with its reason (never raised); Ctrl-C closes the
@@ -82,7 +113,7 @@ def run_recorded_trial(
             status="ok" if outcome.state_dict is not None else "failed",
             val_wer=outcome.best_wer, val_cer=outcome.best_cer, epochs=outcome.epochs,
             best_epoch=outcome.best_epoch, parameters=outcome.parameters,
-            train_seconds=outcome.seconds_training, eval_seconds=outcome.seconds_evaluating,
+            train_seconds=outcome.train_seconds, eval_seconds=outcome.eval_seconds,
             audio_seconds_trained=outcome.audio_seconds_trained, stop_reason=outcome.stop_reason,
             error=None if outcome.state_dict is not None else "no evaluation finished within the budget")
     except KeyboardInterrupt:

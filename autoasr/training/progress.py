@@ -1,0 +1,51 @@
+"""The stop rule of one trial: after each evaluation, did the model improve, is it still learning, and should
+it stop (perfect, plateau)?"""
+from __future__ import annotations
+
+import math
+
+# a plateau is only judged after this many updates: on tens of clips an epoch is a few steps, and a
+# CTC model needs on the order of a hundred before it emits anything but blanks
+MIN_STEPS_BEFORE_PLATEAU = 100
+
+
+class ProgressJudge:
+    """Keeps the best tuning WER/CER and counts evaluations without progress.
+
+    Early in training WER often sits at 100% while CER falls, and before that a CTC model emits only
+    blanks while its loss falls: each of these counts as progress, so no plateau is called while the
+    model is still learning to speak. An annealed run never plateaus: its last, lowest-rate epochs are
+    the ones that settle it.
+    """
+
+    def __init__(self, patience: int, anneal: bool = False):
+        self.patience = patience
+        self.anneal = anneal
+        self.best_wer = self.best_cer = math.inf
+        self.best_epoch = 0
+        self.best_cer_seen = self.best_train_loss = math.inf
+        self.evaluations_without_gain = 0
+
+    def judge(self, epoch: int, wer: float, cer: float, train_loss: float, step: int) -> tuple[bool, bool]:
+        """Record one evaluation; returns (improved: a new best model, halve_rate: a plateau is starting)."""
+        improved = wer < self.best_wer - 1e-9 or (wer == self.best_wer and cer < self.best_cer)
+        still_blank = self.best_cer_seen >= 0.95 and cer >= 0.95
+        progressed = (improved or cer < self.best_cer_seen - 1e-9
+                      or (still_blank and train_loss < self.best_train_loss * 0.98))
+        self.best_cer_seen = min(self.best_cer_seen, cer)
+        self.best_train_loss = min(self.best_train_loss, train_loss)
+        if improved:
+            self.best_wer, self.best_cer, self.best_epoch = wer, cer, epoch
+        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or self.anneal:
+            self.evaluations_without_gain = 0
+            return improved, False
+        self.evaluations_without_gain += 1
+        return improved, self.evaluations_without_gain % 2 == 0  # halve the rate on a plateau before giving up
+
+    def stop_reason(self, epoch: int) -> str | None:
+        """"perfect" or "plateau" when the trial should end after this evaluation, else None."""
+        if self.best_wer == 0.0 and self.best_cer == 0.0 and epoch >= 2:
+            return "perfect"
+        if self.evaluations_without_gain >= self.patience:
+            return "plateau"
+        return None
