@@ -327,9 +327,9 @@ def test_leaderboard_table_sorts_and_highlights_the_best():
 
 
 def test_autoasr_never_imports_the_widgets():
-    sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").glob("*.py"))
+    sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").rglob("*.py"))
     assert "ipywidgets" not in sources and "from widgets" not in sources and "import widgets" not in sources
-    code = ("import sys, autoasr, autoasr.predictor, autoasr.plots, autoasr.cli; "
+    code = ("import sys, autoasr, autoasr.predictor, autoasr.results.plots, autoasr.cli; "
             "print(any(m == 'ipywidgets' or m.startswith(('ipywidgets.', 'widgets')) for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.strip() == "False", result.stderr

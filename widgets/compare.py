@@ -1,4 +1,4 @@
-"""Step 4b: the trials compared in plots (pure figure builders from ``autoasr.plots``, shown as widgets)."""
+"""Step 4b: the trials compared in plots (pure figure builders from ``autoasr.results.plots``, shown as widgets)."""
 from __future__ import annotations
 
 import ipywidgets as ui
