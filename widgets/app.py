@@ -1,4 +1,4 @@
-"""The wizard: data → budget & domain → run → results → errors → transcribe, one tab per step.
+"""The wizard: data → budget & domain → run → results → errors → transcribe (→ your voice), one tab per step.
 
 >>> app = build_app(data="demo", minutes=3)     # doctest: +SKIP
 >>> app                                          # the last expression of a cell shows the wizard  # doctest: +SKIP
@@ -21,8 +21,9 @@ from widgets.run_panel import RunPanel
 from widgets.session import Session
 from widgets.style import CSS, note
 from widgets.transcribe_panel import TranscribePanel
+from widgets.voice_panel import VoicePanel
 
-STEPS = ("1 · Data", "2 · Budget & domain", "3 · Run", "4 · Results", "5 · Errors", "6 · Transcribe")
+STEPS = ("1 · Data", "2 · Budget & domain", "3 · Run", "4 · Results", "5 · Errors", "6 · Transcribe", "7 · Your voice")
 RESULTS_STEP = 3
 
 
@@ -41,6 +42,8 @@ class WizardApp:
         self.compare = ComparePanel(self.session)
         self.errors = ErrorExplorer(self.session)
         self.transcribe = TranscribePanel(self.session)
+        # recorded takes become the data; the budget step comes next
+        self.voice = VoicePanel(self.session, on_use=lambda dataset: setattr(self.tabs, "selected_index", 1))
         self._domain_chosen = domain is not None
         self.session.on("data", self._on_data)
         self.session.on("results", self._on_results)
@@ -58,6 +61,7 @@ class WizardApp:
             ui.VBox([self.leaderboard.widget, self.compare.widget]),
             self.errors.widget,
             self.transcribe.widget,
+            self.voice.widget,
         ]
         self.tabs = ui.Tab(children=pages, titles=list(STEPS))
         header = ui.HTML(CSS + "<h2 style='margin:4px 0'>autoasr — train and compare speech recognisers</h2>"
