@@ -532,6 +532,102 @@ Markdown((predictor.path / "MODEL_CARD.md").read_text())
     ]
 
 
+def your_own_voice():
+    return [
+        md("""
+# 6 · Your own voice: record, train, try it live
+
+Teach a model **your** words. You choose 5–10 short words, say each about five times into your
+microphone, train for two or three minutes, then speak to the model and watch it write what it heard.
+At the end you see which words it mixes up, and why that happens.
+
+You need a microphone and a browser that lets this page use it (JupyterLab, Binder or `make app`
+over https:// or on localhost). No microphone? Set `fake_microphone = "espeak"` below: eSpeak NG
+then says the words for you.
+"""),
+        code("""
+time_limit = 150           # seconds of training (2-3 minutes is enough for a handful of words)
+words = "yes, no, left, right, stop, go"   # your words: 5-10 short ones that sound different
+takes = 5                  # takes of each word; the last round is kept aside to test
+fake_microphone = None     # None: your microphone. "espeak", or a manifest/folder of clips of the words
+""", parameters=True),
+        md("""
+## 1. Record
+Press **Record**, say the word shown, press **Stop**. The level meter should move while you speak
+(red means too loud); the player lets you hear the take. Takes come in rounds — every word once,
+then every word again — and each one is saved at once as a WAV file with a manifest
+(`manifest.csv`: audio, text, speaker, split), the same format as any dataset autoasr reads.
+**Redo last take** if a take went wrong. Run the next cell when all takes are recorded.
+"""),
+        code("""
+from widgets.record_dataset import RecordDataset, parse_prompts
+
+folder = "autoasr_runs/your_voice/recordings"
+recording = RecordDataset(folder, prompts=parse_prompts(words), takes=takes)
+if fake_microphone == "espeak":
+    from autoasr.data.demo_corpus import prepare_spoken_corpus
+
+    fake_microphone = prepare_spoken_corpus("autoasr_runs/your_voice/espeak", parse_prompts(words),
+                                            num_speakers=takes + 1, num_test_speakers=1)
+if fake_microphone is not None:
+    recording.fill_from(fake_microphone)   # the clips go through the recorder as if spoken
+recording
+"""),
+        md("""
+## 2. Train on your takes
+The takes of the last round are the **test** set: the model never trains on them, so they show how it
+does on a new take of your voice. From the others, the search keeps a few aside as its *tuning set*
+to compare trials — it has very little data, so expect a few trials to learn nothing in the time.
+"""),
+        code("""
+from autoasr import ASRPredictor, load_dataset
+from widgets import LiveProgress
+
+if not recording.complete:
+    raise RuntimeError(f"{len(recording.rows)} of {len(recording.plan)} takes are recorded: finish recording "
+                       "above, then run this cell again.")
+train, test = load_dataset(recording.manifest, split=("train", "test"))
+progress = LiveProgress()
+display(progress)
+predictor = ASRPredictor(path="autoasr_runs/your_voice/run", verbosity=0)
+predictor.fit(train, time_limit=time_limit, callbacks=[progress])
+predictor.leaderboard()[["trial_id", "model", "size", "val_wer", "epochs", "stop_reason"]]
+"""),
+        md("""
+## 3. Try it live
+Say one of your words: the best model writes what it heard. Tick *every trained model* to see
+what the others make of the same take. Try a word it never learned, too: a model like this only
+knows the letters of its words, so it writes something close to one of them.
+"""),
+        code("""
+from widgets.try_live import TryLive
+
+live = TryLive(predictor)
+if fake_microphone is not None:
+    said = test.utterances[0]
+    print("said:", said.text, "| heard:", live.feed(said.audio)[0][1])   # (trial id, text) of the best model
+live
+"""),
+        md("""
+## 4. Which words get confused?
+Each row is a word you said in the test round, each column what the model wrote; the diagonal is
+right. Words that share sounds ("no" / "go", "left" / "lift") get mixed up first: more takes, more
+varied takes, or more distinct words fix that.
+"""),
+        code("""
+from widgets.record_dataset import confusions
+
+evaluation = predictor.evaluate(test, return_details=True)
+print(f"test WER {evaluation['wer']:.1%} on {evaluation['num_utterances']} takes")
+confusions(evaluation)
+"""),
+        md("""
+**Next:** record more takes or other words and train again; the recordings are a normal dataset, so
+`02_bring_your_own_data` and the wizard (`build_app(data=recording.manifest)`) use them too.
+"""),
+    ]
+
+
 def app():
     return [
         code("""
@@ -549,6 +645,7 @@ NOTEBOOKS = {
     "03_compare_and_understand.ipynb": compare_and_understand,
     "04_domain_and_budget.ipynb": domain_and_budget,
     "05_use_and_export.ipynb": use_and_export,
+    "06_your_own_voice.ipynb": your_own_voice,
     "app.ipynb": app,
 }
 

@@ -19,6 +19,7 @@ import anywidget
 import numpy as np
 import soundfile
 import traitlets
+from ipywidgets.widgets.trait_types import bytes_serialization
 
 from autoasr.data.audio import MODEL_SAMPLE_RATE, read_audio, resample
 
@@ -66,7 +67,8 @@ class Recorder(anywidget.AnyWidget):
 
     _esm = Path(__file__).with_name("recorder.js")
     _css = CSS
-    pcm = traitlets.Bytes(b"").tag(sync=True)
+    # the browser sends a binary buffer (a memoryview in the kernel); bytes_serialization turns it into bytes
+    pcm = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
     sample_rate = traitlets.Int(MODEL_SAMPLE_RATE).tag(sync=True)
     take = traitlets.Int(0).tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
