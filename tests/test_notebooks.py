@@ -9,6 +9,8 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 GUIDES = sorted(path.name for path in NOTEBOOKS.glob("0*.ipynb"))
 SECONDS = 20
+# notebook 06 needs spoken clips as its microphone: tests/test_recorder.py runs it with eSpeak NG words
+RUN_ELSEWHERE = {"06_your_own_voice.ipynb"}
 
 
 def _parameters(name: str, corpus: Path) -> dict:
@@ -23,8 +25,8 @@ def _outputs(notebook: dict) -> list[dict]:
     return [output for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell.get("outputs", [])]
 
 
-def test_the_five_guides_and_the_app_exist():
-    assert [name[:2] for name in GUIDES] == ["01", "02", "03", "04", "05"]
+def test_the_six_guides_and_the_app_exist():
+    assert [name[:2] for name in GUIDES] == ["01", "02", "03", "04", "05", "06"]
     assert (NOTEBOOKS / "app.ipynb").is_file()
 
 
@@ -39,7 +41,7 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(name):
         assert sum(cell["cell_type"] == "markdown" for cell in notebook["cells"]) >= 3  # it teaches
 
 
-@pytest.mark.parametrize("name", GUIDES)
+@pytest.mark.parametrize("name", [name for name in GUIDES if name not in RUN_ELSEWHERE])
 def test_notebook_runs_headless_top_to_bottom(name, tiny_corpus, tmp_path):
     papermill = pytest.importorskip("papermill")
     output = tmp_path / name

@@ -1,0 +1,186 @@
+"""The microphone recorder in a real browser: Chromium's fake microphone plays a word spoken by eSpeak NG,
+the recorder records it in JupyterLab and in Voilà, and the model trained on such words must write it.
+
+Chromium is started with ``--use-fake-device-for-media-stream --use-file-for-fake-audio-capture=WORD.wav``
+(the file stands in for the microphone, looping) and ``--use-fake-ui-for-media-stream`` (permission granted
+without a prompt). Screenshots of each step land in ``artifacts/screenshots/recorder_*.png``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port, _wait_for_port
+
+pytestmark = pytest.mark.browser
+
+WORDS = ["yes", "stop", "left", "right"]
+SAID = "left"
+RECORD_SECONDS = 2.0
+MIC_RATE = 48000  # what a real microphone gives; the kernel resamples it to 16 kHz
+
+
+@pytest.fixture(scope="module")
+def word_model(tmp_path_factory):
+    """(model folder, microphone WAV): a one-configuration model trained for 60 s on eSpeak NG voices saying
+    WORDS, and a held-out voice saying SAID with silence around it, at 48 kHz."""
+    from autoasr import ASRPredictor, load_dataset
+    from autoasr.data.audio import read_audio, resample
+    from autoasr.data.demo_corpus import prepare_spoken_corpus
+
+    folder = tmp_path_factory.mktemp("recorder_words")
+    manifest = prepare_spoken_corpus(folder / "corpus", WORDS, num_speakers=10, num_test_speakers=2, repeats=2)
+    train, test = load_dataset(manifest, split=("train", "test"))
+    predictor = ASRPredictor(path=folder / "model", verbosity=0).fit(train, time_limit=60, presets="single")
+    clip = next(u for u in test if u.text == SAID)
+    assert predictor.transcribe([str(clip.audio)])[0] == SAID, "the fixture's model does not know its word"
+    # the capture loops the file: silence after the word keeps a second "left" out of the recording
+    word = resample(read_audio(clip.audio), 16000, MIC_RATE)
+    silence = np.zeros(int(0.3 * MIC_RATE), np.float32)
+    microphone = folder / "microphone.wav"
+    soundfile.write(str(microphone), np.concatenate([silence, word, np.zeros(4 * MIC_RATE, np.float32)]), MIC_RATE,
+                    subtype="PCM_16")
+    predictor.save()
+    return folder / "model", microphone
+
+
+def _try_live_notebook(folder: Path, model: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell(
+        "from autoasr import ASRPredictor\nfrom widgets.try_live import TryLive\n\n"
+        f"live = TryLive(ASRPredictor.load({str(model)!r}))\nlive")],
+        metadata={"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}})
+    path = folder / "try_live.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def _serve(command: list[str], folder: Path, port: int):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    log = open(folder / "server.log", "w")
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _wait_for_port(port, process)
+    return process, log
+
+
+def _stop(process, log) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def served(word_model, tmp_path_factory):
+    """{"lab": URL, "voila": URL} of the try-live notebook in JupyterLab and in Voilà."""
+    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
+    if voila is None:
+        pytest.skip("voila is not installed")
+    lab_folder, voila_folder = tmp_path_factory.mktemp("lab"), tmp_path_factory.mktemp("voila")
+    for folder in (lab_folder, voila_folder):
+        _try_live_notebook(folder, word_model[0])
+    settings = tmp_path_factory.mktemp("lab_settings")
+    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
+        file = settings / f"{plugin}.jupyterlab-settings"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(values))
+    lab_port, voila_port = _free_port(), _free_port()
+    servers = [
+        _serve([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={lab_port}", "--ip=127.0.0.1",
+                "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
+                "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+                f"--LabApp.user_settings_dir={settings}", f"--ServerApp.root_dir={lab_folder}"], lab_folder, lab_port),
+        _serve([voila, "try_live.ipynb", "--no-browser", f"--port={voila_port}", "--Voila.ip=127.0.0.1",
+                "--VoilaConfiguration.show_tracebacks=True"], voila_folder, voila_port),
+    ]
+    try:
+        yield {"lab": f"http://127.0.0.1:{lab_port}/lab/tree/try_live.ipynb", "voila": f"http://127.0.0.1:{voila_port}/"}
+    finally:
+        for process, log in servers:
+            _stop(process, log)
+
+
+@pytest.fixture(scope="module")
+def microphone_browser(word_model):
+    """Chromium whose microphone plays the fixture's spoken word."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (make browser-deps installs Debian's)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                            f"--use-file-for-fake-audio-capture={word_model[1]}",
+                            "--autoplay-policy=no-user-gesture-required"]
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()
+
+
+def _shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"recorder_{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def _record_and_read(page, where: str) -> str:
+    """Press Record, let the fake microphone speak, press Stop; return the words the model wrote."""
+    record = page.locator(".autoasr-recorder-button").first
+    record.wait_for(timeout=120_000)
+    record.scroll_into_view_if_needed()
+    _shot(page, f"{where}_1_ready")
+    record.click()
+    page.wait_for_selector(".autoasr-recorder-button.recording", timeout=20_000)
+    page.wait_for_timeout(RECORD_SECONDS * 1000)
+    level = page.evaluate("() => document.querySelector('.autoasr-recorder-level').style.width")
+    _shot(page, f"{where}_2_recording")
+    record.click()
+    words = page.locator(".autoasr-live-words").first
+    words.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelector('.autoasr-recorder-player').duration > 1", timeout=20_000)
+    _shot(page, f"{where}_3_transcript")
+    status = page.locator(".autoasr-recorder-status").first.inner_text()
+    assert status.startswith("Recorded "), status
+    assert level and level != "0%", f"the level meter did not move: {level!r}"
+    return words.inner_text().strip()
+
+
+def test_a_word_recorded_in_jupyterlab_is_transcribed(served, microphone_browser):
+    page = microphone_browser.new_page(viewport={"width": 1100, "height": 800})
+    try:
+        page.goto(served["lab"], timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_timeout(2000)
+        select_kernel = page.locator(".jp-Dialog button:has-text('Select')")
+        if select_kernel.count():
+            select_kernel.first.click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        assert _record_and_read(page, "lab") == SAID
+    except Exception:
+        _shot(page, "lab_failed")
+        raise
+
+
+def test_a_word_recorded_in_voila_is_transcribed(served, microphone_browser):
+    page = microphone_browser.new_page(viewport={"width": 1100, "height": 700})
+    try:
+        page.goto(served["voila"], timeout=120_000)
+        assert _record_and_read(page, "voila") == SAID
+    except Exception:
+        _shot(page, "voila_failed")
+        raise
