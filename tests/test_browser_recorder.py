@@ -46,6 +46,7 @@ def word_model(tmp_path_factory):
     clip = next((u for u, text in zip(clips, heard) if text == u.text), None)
     if clip is None:
         pytest.fail(f"the fixture's model read none of its {len(clips)} clips right: {heard[:8]}")
+    print(f"the fake microphone says {clip.text!r} ({clip.audio.name}, speaker {clip.speaker}, split {clip.split})")
     # the capture loops the file: silence after the word keeps a second one out of the recording
     word = resample(read_audio(clip.audio), 16000, MIC_RATE)
     silence = np.zeros(int(0.3 * MIC_RATE), np.float32)
@@ -62,7 +63,9 @@ def _try_live_notebook(folder: Path, model: Path) -> Path:
 
     notebook = new_notebook(cells=[new_code_cell(
         "from autoasr import ASRPredictor\nfrom widgets.try_live import TryLive\n\n"
-        f"live = TryLive(ASRPredictor.load({str(model)!r}))\nlive")],
+        f"live = TryLive(ASRPredictor.load({str(model)!r}))\nlive"), new_code_cell(
+        "from widgets.record_dataset import RecordDataset\n\n"
+        "RecordDataset('recordings', prompts=['hello'], takes=1)")],
         metadata={"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}})
     path = folder / "try_live.ipynb"
     nbformat.write(notebook, path)
@@ -88,7 +91,8 @@ def _stop(process, log) -> None:
 
 @pytest.fixture(scope="module")
 def served(word_model, tmp_path_factory):
-    """{"lab": URL, "voila": URL} of the try-live notebook in JupyterLab and in Voilà."""
+    """{"lab": URL, "voila": URL, "lab_folder": its folder} of the try-live notebook in JupyterLab and in Voilà
+    (it shows TryLive on the fixture's model, then a one-take RecordDataset)."""
     voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
     if voila is None:
         pytest.skip("voila is not installed")
@@ -112,7 +116,8 @@ def served(word_model, tmp_path_factory):
                 "--VoilaConfiguration.show_tracebacks=True"], voila_folder, voila_port),
     ]
     try:
-        yield {"lab": f"http://127.0.0.1:{lab_port}/lab/tree/try_live.ipynb", "voila": f"http://127.0.0.1:{voila_port}/"}
+        yield {"lab": f"http://127.0.0.1:{lab_port}/lab/tree/try_live.ipynb", "voila": f"http://127.0.0.1:{voila_port}/",
+               "lab_folder": lab_folder}
     finally:
         for process, log in servers:
             _stop(process, log)
@@ -181,6 +186,18 @@ def test_a_word_recorded_in_jupyterlab_is_transcribed(served, microphone_browser
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
         assert _record_and_read(page, "lab") == word_model[2]
+        # the dataset recorder below it writes the take as a 16 kHz WAV in a manifest load_dataset reads
+        dataset_record = page.locator(".autoasr-recorder-button").nth(1)
+        dataset_record.scroll_into_view_if_needed()
+        dataset_record.click()
+        page.wait_for_timeout(RECORD_SECONDS * 1000)
+        dataset_record.click()
+        page.locator("text=1 of 1 takes recorded").wait_for(timeout=30_000)
+        _shot(page, "lab_4_dataset_take")
+        from autoasr import load_dataset
+
+        take = load_dataset(served["lab_folder"] / "recordings" / "manifest.csv").utterances[0]
+        assert take.text == "hello" and 1.5 < soundfile.info(str(take.audio)).duration < 4
     except Exception:
         _shot(page, "lab_failed")
         raise

@@ -67,7 +67,7 @@ class RecordDataset:
         self.on_complete = on_complete
         self.rows: list[dict] = []
         self.words = ui.Textarea(value=", ".join(prompts), description="Words", placeholder="yes, no, stop, …",
-                                 layout=ui.Layout(width="520px", height="60px"))
+                                 layout=ui.Layout(width="380px", height="60px"))
         self.takes = ui.BoundedIntText(value=takes, min=1, max=30, description="Takes each",
                                        layout=ui.Layout(width="180px"))
         self.restart_button = ui.Button(description="Start over", icon="refresh",
