@@ -72,8 +72,8 @@ def _try_live_notebook(folder: Path, model: Path) -> Path:
     return path
 
 
-def _serve(command: list[str], folder: Path, port: int):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+def _serve(command: list[str], folder: Path, port: int, **env_extra: str):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_extra}
     log = open(folder / "server.log", "w")
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     _wait_for_port(port, process)
@@ -121,6 +121,23 @@ def served(word_model, tmp_path_factory):
     finally:
         for process, log in servers:
             _stop(process, log)
+
+
+@pytest.fixture(scope="module")
+def wizard(tmp_path_factory):
+    """(URL, run folder) of the wizard (notebooks/app.ipynb) served by Voilà with no data chosen."""
+    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
+    if voila is None:
+        pytest.skip("voila is not installed")
+    runs = tmp_path_factory.mktemp("wizard_runs")
+    port = _free_port()
+    process, log = _serve([voila, str(ROOT / "notebooks" / "app.ipynb"), "--no-browser", f"--port={port}",
+                           "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"], runs, port,
+                          AUTOASR_APP_OUTPUT=str(runs))
+    try:
+        yield f"http://127.0.0.1:{port}/", runs
+    finally:
+        _stop(process, log)
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +228,31 @@ def test_a_word_recorded_in_voila_is_transcribed(served, microphone_browser, wor
     except Exception:
         _shot(page, "voila_failed")
         raise
+
+
+def test_the_wizard_records_your_voice_and_uses_it_as_the_data(wizard, microphone_browser):
+    url, runs = wizard
+    page = microphone_browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(url, timeout=120_000)
+        page.get_by_role("tab", name="7 · Your voice").click()
+        page.locator("textarea:visible").fill("yes")
+        page.locator(".widget-inline-hbox:visible", has_text="Takes each").locator("input").fill("1")
+        page.keyboard.press("Tab")
+        page.wait_for_timeout(500)  # let both values reach the kernel
+        page.get_by_role("button", name="Start over").click()
+        page.locator(".autoasr-recorder-prompt:visible", has_text="take 1 of 1").wait_for(timeout=30_000)
+        record = page.locator(".autoasr-recorder-button:visible").first
+        record.click()
+        page.wait_for_timeout(RECORD_SECONDS * 1000)
+        record.click()
+        page.locator("text=1 of 1 takes recorded").wait_for(timeout=30_000)
+        _shot(page, "wizard_7_your_voice")
+        page.get_by_role("button", name="Train on my recordings").click()
+        page.wait_for_selector("text=Hardware:", timeout=30_000)  # on to step 2, the budget
+        assert page.get_by_role("tab", name="2 · Budget & domain").get_attribute("aria-selected") == "true"
+    except Exception:
+        _shot(page, "wizard_failed")
+        raise
+    rows = (runs / "recordings" / "manifest.csv").read_text().splitlines()
+    assert rows == ["audio,text,speaker,split", "wav/yes_1.wav,yes,you,train"]
