@@ -35,7 +35,7 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.select, self.interval = root, select, interval
         self.peak_rss = self.peak_uss = 0
-        self.samples = 0
+        self.samples, self.peak_load, self.affinity = 0, 0.0, None
         self.stop = threading.Event()
 
     def _tree(self) -> list[psutil.Process]:
@@ -54,7 +54,14 @@ class TreeSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             rss = uss = 0
-            for process in self._tree():
+            tree = self._tree()
+            if tree and self.affinity is None and hasattr(tree[0], "cpu_affinity"):
+                try:
+                    self.affinity = tree[0].cpu_affinity()  # proof the kernel inherited the pinning
+                except psutil.Error:
+                    pass
+            self.peak_load = max(self.peak_load, psutil.getloadavg()[0])  # the host's, other work included
+            for process in tree:
                 try:
                     info = process.memory_full_info()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -94,7 +101,8 @@ def measure_kernel(notebook: Path, cpus: str | None, workdir: Path) -> dict:
               if o.get("output_type") == "error"] if output.is_file() else ["no output notebook"]
     return {"returncode": process.returncode, "seconds": round(time.time() - started, 1), "errors": len(errors),
             "kernel_peak_rss_mb": round(sampler.peak_rss / 2**20), "kernel_peak_uss_mb": round(sampler.peak_uss / 2**20),
-            "samples": sampler.samples, "log_tail": log[-1500:] if process.returncode else ""}
+            "samples": sampler.samples, "kernel_cpu_affinity": sampler.affinity,
+            "peak_load_average_1min": round(sampler.peak_load, 2), "log_tail": log[-1500:] if process.returncode else ""}
 
 
 def _free_port() -> int:
