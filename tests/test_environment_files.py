@@ -159,3 +159,38 @@ def test_binder_names_a_python_and_postbuild_is_executable():
     required = pyproject()["project"]["requires-python"]
     assert f"3.{minor}" in __import__("packaging.specifiers").specifiers.SpecifierSet(required)
     assert (BINDER / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+
+
+LEARNER_TARGETS = ["demo", "lab", "app"]
+GNU_ONLY = re.compile(r"^\s*(ifeq|ifneq|ifdef|ifndef|define|override|vpath)\b|\$\((shell|wildcard|"
+                      r"patsubst|subst|filter|foreach|call|eval|if|or|and|abspath|realpath|notdir|dir) ", re.M)
+
+
+def test_the_learner_targets_use_posix_make_and_python_dash_m():
+    """macOS's and BSD's make read them as GNU make does; ``python -m`` finds each tool on any OS."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert not GNU_ONLY.search(makefile), GNU_ONLY.search(makefile).group(0)
+    for target in LEARNER_TARGETS:
+        recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+        commands = [line.strip() for line in recipe.splitlines() if not line.strip().startswith("#")]
+        assert commands and all(re.match(r"\$\(BIN\)/python -m ", command) for command in commands), commands
+
+
+@pytest.mark.parametrize("make", ["bmake", "make"])
+def test_make_dry_runs_the_learner_targets(make, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which(make):
+        pytest.skip(f"{make} is not installed here")
+    # a copy without a .venv, so every make plans the whole set-up from nothing
+    (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
+    for name in ("pyproject.toml", "autoasr/__init__.py", "widgets/__init__.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    completed = subprocess.run([make, "-n", *LEARNER_TARGETS], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert any("-m venv .venv" in line for line in lines) and any("pip install" in line for line in lines)
+    for tool in ("autoasr.cli demo", "jupyterlab", "voila notebooks/app.ipynb"):
+        assert any(f".venv/bin/python -m {tool}" in line for line in lines), (tool, lines)
