@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -31,16 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 class TreeSampler(threading.Thread):
     """Samples the summed RSS/USS of the processes ``select`` picks from ``root``'s descendants."""
 
-    def __init__(self, root: psutil.Process, select, interval: float = 0.5):
+    def __init__(self, root: psutil.Process, select, interval: float = 0.5, include_root: bool = False):
         super().__init__(daemon=True)
-        self.root, self.select, self.interval = root, select, interval
+        self.root, self.select, self.interval, self.include_root = root, select, interval, include_root
         self.peak_rss = self.peak_uss = 0
         self.samples, self.peak_load, self.affinity = 0, 0.0, None
         self.stop = threading.Event()
 
     def _tree(self) -> list[psutil.Process]:
         try:
-            chosen = [p for p in self.root.children(recursive=True) if self.select(p)]
+            chosen = [self.root] * self.include_root + [p for p in self.root.children(recursive=True) if self.select(p)]
         except psutil.NoSuchProcess:
             return []
         tree = {p.pid: p for p in chosen}
@@ -111,23 +112,39 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def measure_lab(cpus: str | None, workdir: Path, settle_seconds: float = 20) -> dict:
-    """An idle JupyterLab server (no kernel): started, given time to load its extensions, sampled."""
+def _get(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            response.read()
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def measure_lab(cpus: str | None, workdir: Path, sample_seconds: float = 15, start_timeout: float = 180) -> dict:
+    """An idle JupyterLab server (no kernel): started, its lab page requested once (as a browser would, which
+    loads the extensions' settings), then sampled; the peak of its process tree."""
     port = _free_port()
     command = _pinned([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                        "--ServerApp.token=", "--ServerApp.open_browser=False"], cpus)
     server = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
+    sampler = TreeSampler(psutil.Process(server.pid), lambda process: True, include_root=True)
+    sampler.start()
+    started = time.time()
     try:
-        deadline = time.time() + settle_seconds
-        while time.time() < deadline:
-            tree = [psutil.Process(server.pid)] + psutil.Process(server.pid).children(recursive=True)
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            time.sleep(0.5)
+        while not _get(f"http://127.0.0.1:{port}/api/status") and time.time() - started < start_timeout:
+            time.sleep(1)
+        ready = time.time() - started
+        for path in ("lab", "lab/api/settings", "api/kernelspecs"):
+            _get(f"http://127.0.0.1:{port}/{path}")
+        time.sleep(sample_seconds)
     finally:
+        sampler.stop.set()
+        sampler.join()
         server.terminate()
         server.wait(timeout=30)
-    return {"lab_server_peak_rss_mb": round(peak / 2**20)}
+    return {"lab_server_start_seconds": round(ready, 1), "lab_server_peak_rss_mb": round(sampler.peak_rss / 2**20),
+            "lab_server_peak_uss_mb": round(sampler.peak_uss / 2**20)}
 
 
 def main() -> None:
