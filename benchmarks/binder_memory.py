@@ -126,7 +126,7 @@ def measure_lab(cpus: str | None, workdir: Path, sample_seconds: float = 15, sta
     loads the extensions' settings), then sampled; the peak of its process tree."""
     port = _free_port()
     command = _pinned([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                       "--ServerApp.token=", "--ServerApp.open_browser=False"], cpus)
+                       "--ServerApp.token=", "--ServerApp.open_browser=False", "--allow-root"], cpus)  # root in containers
     server = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = TreeSampler(psutil.Process(server.pid), lambda process: True, include_root=True)
     sampler.start()
