@@ -117,3 +117,13 @@ def test_a_manifest_written_on_windows_loads_here(tmp_path):
     (tmp_path / "train.csv").write_text("audio,text\nclips\\one.wav,one\nclips\\two.wav,two\n")
     dataset = load_dataset(str(tmp_path / "train.csv"))
     assert sorted(Path(u.audio).name for u in dataset) == ["one.wav", "two.wav"]
+
+
+def test_on_a_plain_linux_host_the_process_own_cgroup_v2_is_read(tmp_path, monkeypatch):
+    write(tmp_path, {"user.slice/session-1.scope/memory.max": str(GB), "user.slice/session-1.scope/memory.current": "0"})
+    real_read = resources._read
+    monkeypatch.setattr(resources, "_read", lambda path: "0::/user.slice/session-1.scope"
+                        if str(path) == "/proc/self/cgroup" else real_read(path))
+    monkeypatch.setattr(resources, "CGROUP_ROOT", tmp_path)
+    monkeypatch.delenv("AUTOASR_CGROUP_ROOT", raising=False)
+    assert machine().memory_bytes == GB

@@ -90,6 +90,17 @@ def affinity_cores() -> int:
     return os.cpu_count() or 1
 
 
+def _own_cgroup(root: Path) -> Path:
+    """This process's cgroup v2 folder under ``root``: a container sees its own cgroup at the root (cgroup
+    namespace), a process on a plain Linux host sits lower (``0::/user.slice/...`` in /proc/self/cgroup)."""
+    for line in (_read(Path("/proc/self/cgroup")) or "").splitlines():
+        if line.startswith("0::/") and len(line) > 4:
+            own = root / line[4:]
+            if (own / "cpu.max").is_file() or (own / "memory.max").is_file():
+                return own
+    return root
+
+
 def machine(cgroup_root: str | Path | None = None) -> Machine:
     """The cores and memory this process may really use: CPU affinity and the cgroup's CPU quota (rounded
     down, since a thread more than the quota waits on the others), memory from the cgroup limit where it is
@@ -98,7 +109,8 @@ def machine(cgroup_root: str | Path | None = None) -> Machine:
     >>> machine().cores >= 1
     True
     """
-    root = Path(cgroup_root or os.environ.get("AUTOASR_CGROUP_ROOT") or CGROUP_ROOT)
+    given = cgroup_root or os.environ.get("AUTOASR_CGROUP_ROOT")
+    root = Path(given) if given else _own_cgroup(CGROUP_ROOT)
     limits = []
     host_cores = os.cpu_count() or 1
     cores = affinity_cores()
