@@ -1,6 +1,6 @@
 # Every target sets up what it needs from nothing: a fresh clone runs `make demo` or `make test`.
-# POSIX make syntax only (GNU make, macOS's make, BSD make); demo/lab/app call `python -m ...`, which also
-# works where a venv keeps python under Scripts/ (Windows: `make demo BIN=.venv/Scripts`, or see README).
+# POSIX make syntax only (GNU make, macOS's make, BSD make); demo/lab/app call `python -m ...` rather than
+# console scripts. Without make (Windows), README's "Install with pip" runs the same commands.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -126,14 +126,17 @@ def measure_lab(cpus: str | None, workdir: Path, sample_seconds: float = 15, sta
     loads the extensions' settings), then sampled; the peak of its process tree."""
     port = _free_port()
     command = _pinned([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                       "--ServerApp.token=", "--ServerApp.open_browser=False", "--allow-root"], cpus)  # root in containers
+                       "--ServerApp.token=", "--ServerApp.open_browser=False",
+                       "--allow-root"], cpus)  # containers often run as root; the server refuses that otherwise
     server = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = TreeSampler(psutil.Process(server.pid), lambda process: True, include_root=True)
     sampler.start()
     started = time.time()
     try:
-        while not _get(f"http://127.0.0.1:{port}/api/status") and time.time() - started < start_timeout:
-            time.sleep(1)
+        answered = False
+        while not answered and time.time() - started < start_timeout and server.poll() is None:
+            answered = _get(f"http://127.0.0.1:{port}/api/status")
+            time.sleep(0 if answered else 1)
         ready = time.time() - started
         for path in ("lab", "lab/api/settings", "api/kernelspecs"):
             _get(f"http://127.0.0.1:{port}/{path}")
@@ -143,6 +146,8 @@ def measure_lab(cpus: str | None, workdir: Path, sample_seconds: float = 15, sta
         sampler.join()
         server.terminate()
         server.wait(timeout=30)
+    if not answered:  # a server that never answered (or exited) was not measured
+        return {"lab_server_error": f"no answer within {ready:.0f} s (exit code {server.returncode})"}
     return {"lab_server_start_seconds": round(ready, 1), "lab_server_peak_rss_mb": round(sampler.peak_rss / 2**20),
             "lab_server_peak_uss_mb": round(sampler.peak_uss / 2**20)}
 
@@ -165,6 +170,7 @@ def main() -> None:
         result.update(measure_kernel(Path(arguments.notebook).resolve(), arguments.cpus, Path(folder)))
         if not arguments.skip_lab:
             result.update(measure_lab(arguments.cpus, Path(folder)))
+        if "lab_server_peak_rss_mb" in result:
             result["session_peak_rss_mb"] = result["kernel_peak_rss_mb"] + result["lab_server_peak_rss_mb"]
         result["load_average_after"] = [round(x, 2) for x in psutil.getloadavg()]
     print(json.dumps(result, indent=1))
