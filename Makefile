@@ -1,4 +1,6 @@
 # Every target sets up what it needs from nothing: a fresh clone runs `make demo` or `make test`.
+# POSIX make syntax only (GNU make, macOS's make, BSD make); demo/lab/app call `python -m ...` rather than
+# console scripts. Without make (Windows), README's "Install with pip" runs the same commands.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,18 +25,18 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/autoasr demo --time-limit $(DEMO_TIME_LIMIT) --output autoasr_runs/demo
+	$(BIN)/python -m autoasr.cli demo --time-limit $(DEMO_TIME_LIMIT) --output autoasr_runs/demo
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
+	$(BIN)/python -m jupyterlab --ip=127.0.0.1 --no-browser notebooks/
 
 APP_PORT ?= 8866
 app: $(STAMP)
 	# the wizard as a web page without code (Voila), for rooms where participants should not see Python
-	$(BIN)/voila notebooks/app.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+	$(BIN)/python -m voila notebooks/app.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md

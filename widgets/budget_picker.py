@@ -1,10 +1,9 @@
 """Step 2a: how much time the search may use, on what hardware, and roughly how many trials that buys."""
 from __future__ import annotations
 
-import os
-
 import ipywidgets as ui
 
+from autoasr.core.resources import machine
 from autoasr.search.budget import estimate_trials
 from autoasr.search.presets import PRESETS, get_preset
 from widgets.session import Session
@@ -14,10 +13,7 @@ def detect_hardware() -> dict:
     """CPU cores this process may use and whether a CUDA GPU is visible (``torch.cuda.is_available``)."""
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = machine().cores  # affinity and the container's CPU quota, not the host's cores
     gpu = torch.cuda.is_available()
     return {"cores": cores, "gpu": gpu, "gpu_name": torch.cuda.get_device_name(0) if gpu else None}
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from autoasr.core.paths import manifest_path
 from autoasr.core.text import normalize_text
 from autoasr.data.audio import AudioError, audio_info
 from autoasr.data.dataset import DataError, Dataset, Problem, Utterance
@@ -92,7 +93,7 @@ def records_to_dataset(
         if not audio_value:
             problems.append(Problem(source, row, "no audio path"))
             continue
-        audio_path = Path(audio_value)
+        audio_path = manifest_path(audio_value)
         if not audio_path.is_absolute():
             audio_path = (base / audio_path).resolve()
         text = normalize_text(str(record.get(text_column) or ""), domain)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -22,6 +21,7 @@ import warnings
 from importlib import metadata as package_metadata
 from pathlib import Path
 
+from autoasr.core.resources import machine
 from autoasr.core.storage import read_json, write_json, write_text
 from autoasr.training.trial import BOOKKEEPING_KEYS
 
@@ -81,11 +81,9 @@ def package_versions(packages=TRACKED_PACKAGES) -> dict[str, str | None]:
 def hardware_summary() -> dict:
     """The machine this ran on: CPU, cores, memory, GPU."""
     summary = {"platform": platform.platform(), "machine": platform.machine(),
-               "processor": platform.processor() or None, "cpu_cores": os.cpu_count()}
-    try:
-        summary["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        summary["memory_gb"] = None
+               "processor": platform.processor() or None}
+    usable = machine()  # what this process could use (container limits), which is what speed depends on
+    summary["cpu_cores"], summary["memory_gb"] = usable.cores, round(usable.memory_bytes / 2**30, 1)
     try:
         import torch
 

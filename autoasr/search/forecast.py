@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autoasr.core.paths import cache_dir
+from autoasr.core.resources import machine
 
 # best greedy tuning WER the default search had reached after N passes over FSDD's ~35 minutes of
 # training audio (epochs of a continued trial counted on from its parent's), median of the three 300 s
@@ -73,7 +73,7 @@ def _interpolate(curve: dict[int, float], epochs: float) -> float:
 
 def forecast_budget(audio_seconds: float, time_limit: float, cpu_count: int | None = None) -> Forecast:
     """Expected tuning WER of the best model for ``time_limit`` seconds on ``audio_seconds`` of training audio."""
-    cpu_count = cpu_count or os.cpu_count() or 1
+    cpu_count = cpu_count or machine().cores
     runs = [r for r in _past_runs() if r.get("cpu_count") == cpu_count and r.get("audio_per_second")]
     if runs:
         throughput = statistics.median(r["audio_per_second"] for r in runs)
@@ -113,7 +113,7 @@ def record_run(audio_seconds: float, time_limit: float, history_rows: list[dict]
     curve: dict[int, float] = {}
     for row in history_rows:  # best WER reached by any trial after N epochs
         curve[row["epoch"]] = min(curve.get(row["epoch"], 1.0), row["best_val_wer"])
-    entry = {"audio_seconds": audio_seconds, "time_limit": time_limit, "cpu_count": os.cpu_count(),
+    entry = {"audio_seconds": audio_seconds, "time_limit": time_limit, "cpu_count": machine().cores,
              "audio_per_second": audio_seconds_trained / training_seconds, "curve": curve}
     path = history_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from autoasr.core.callbacks import emit
+from autoasr.core.resources import machine
 from autoasr.training.trial import TRIAL_FILE, new_trial_record, run_recorded_trial
 
 
@@ -114,7 +115,7 @@ def run_ray_search(*, run_path: Path, preset, train, tuning, vocabulary_symbols,
         def trainable_args_update_method(self, trainable_args: dict) -> dict:
             return trainable_args
 
-    cpus = os.cpu_count() or 1
+    cpus = machine().cores  # a Binder/container session's quota, not the host's cores
     if not ray.is_initialized():
         if address:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
