@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas
 import pytest
+from audio_clips import encode_tone
 
 from autoasr import DataError
 from widgets import LiveProgress, build_app
@@ -334,3 +335,14 @@ def test_autoasr_never_imports_the_widgets():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
 
+
+
+def test_a_phone_voice_memo_uploaded_to_the_transcribe_panel_is_transcribed(finished_app, tmp_path):
+    panel = finished_app.transcribe
+    assert ".m4a" in panel.upload.accept and ".webm" in panel.upload.accept
+    encode_tone(tmp_path / "memo.m4a", "aac", 44100, seconds=0.6)
+    panel.upload.value = ({"name": "memo.m4a", "content": (tmp_path / "memo.m4a").read_bytes()},)
+    assert panel.clip.value.endswith("memo.m4a")
+    assert panel.player.children[0].format == "mp4"
+    outputs = panel.transcribe()
+    assert outputs and not any(text.startswith("(failed") for _, text in outputs), outputs

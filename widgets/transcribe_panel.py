@@ -6,6 +6,7 @@ from pathlib import Path
 
 import ipywidgets as ui
 
+from autoasr.data.audio import AUDIO_EXTENSIONS
 from widgets.error_explorer import audio_widget
 from widgets.session import Session
 from widgets.style import escape, message, note, percent, table
@@ -31,7 +32,7 @@ class TranscribePanel:
     def __init__(self, session: Session):
         self.session = session
         self.clip = ui.Dropdown(description="Test clip", options=[], layout=ui.Layout(width="520px"))
-        self.upload = ui.FileUpload(accept=".wav,.flac,.ogg", multiple=False, description="Upload a clip")
+        self.upload = ui.FileUpload(accept=",".join(AUDIO_EXTENSIONS), multiple=False, description="Upload a clip")
         self.models = ui.SelectMultiple(description="Models", options=[], rows=5, layout=ui.Layout(width="520px"))
         self.transcribe_button = ui.Button(description="Transcribe", button_style="primary", icon="comment")
         self.player = ui.Box()
@@ -44,8 +45,8 @@ class TranscribePanel:
         session.on("data", lambda dataset: self._fill_clips())
         self.widget = ui.VBox([
             ui.HTML("<h3>Transcribe</h3>"),
-            ui.HTML(note("Pick a clip the models never heard (from the test set) or upload your own (WAV/FLAC/OGG, "
-                         "any sample rate), choose models, and compare what each one writes.")),
+            ui.HTML(note("Pick a clip the models never heard (from the test set) or upload your own (WAV, FLAC, OGG, MP3, "
+                         "a phone's M4A voice memo or a browser's WebM recording; any sample rate), choose models, and compare what each one writes.")),
             ui.HBox([self.clip, self.upload]), self.player, self.models, self.transcribe_button, self.results])
         if session.test is not None:
             self._fill_clips()
