@@ -384,29 +384,38 @@ BudgetPicker(session, minutes=time_limit / 60).widget
 ## A small budget sweep
 The same search at a few budgets, each scored on the test set. Expect the WER to fall quickly and
 then flatten: the first minutes matter most. (A budget too small to finish a model shows as a gap.)
+The sweep takes a few minutes: the line above the panel says which budget is running, and the panel
+shows its data preparation, its trials and their learning curves as they happen.
 """),
         code("""
 import time
 
+import ipywidgets
 import pandas
 import plotly.express as px
 
 from autoasr import ASRPredictor, load_dataset
+from widgets import LiveProgress
 
 train, test = load_dataset(data, split=("train", "test"))
+sweep_status, progress = ipywidgets.HTML(), LiveProgress()
+display(sweep_status, progress)
 rows = []
-for share in sweep:
+for number, share in enumerate(sweep, start=1):
     budget = time_limit * share
+    sweep_status.value = f"<b>Budget {number} of {len(sweep)}: {budget:.0f} s</b>"
+    progress.reset()
     predictor = ASRPredictor(path=f"autoasr_runs/budget/{budget:.0f}s", domain=domain, verbosity=0)
     started = time.time()
     try:
-        predictor.fit(train, time_limit=budget)
+        predictor.fit(train, time_limit=budget, callbacks=[progress])
         test_wer = predictor.evaluate(test)["wer"]
     except RuntimeError as error:   # no model finished within this budget
         print(f"{budget:.0f} s: {error}")
         test_wer = float("nan")
     rows.append({"budget_seconds": budget, "test_wer": test_wer, "trials": len(predictor.leaderboard()),
                  "fit_seconds": time.time() - started})
+sweep_status.value = f"<b>Sweep finished: {len(sweep)} budgets.</b>"
 sweep_results = pandas.DataFrame(rows)
 sweep_results
 """),
@@ -437,13 +446,17 @@ data = "demo"
 domain = "commands"
 model_dir = None      # a finished run to reuse (e.g. "autoasr_runs/quickstart"); None trains one now
 """, parameters=True),
+        md("When no finished run is given, one is trained now; the panel shows it as it happens."),
         code("""
 from autoasr import ASRPredictor, load_dataset
+from widgets import LiveProgress
 
 train, test = load_dataset(data, split=("train", "test"))
 if model_dir is None:
     model_dir = "autoasr_runs/use_and_export"
-    ASRPredictor(path=model_dir, domain=domain, verbosity=0).fit(train, time_limit=time_limit)
+    progress = LiveProgress()
+    display(progress)
+    ASRPredictor(path=model_dir, domain=domain, verbosity=0).fit(train, time_limit=time_limit, callbacks=[progress])
 """),
         md("""
 ## Save and reload
@@ -458,17 +471,19 @@ predictor.leaderboard()[["trial_id", "model", "size", "val_wer"]].head()
 """),
         md("""
 ## Transcribe
-Give paths (any format soundfile reads, any sample rate) or 16 kHz float arrays; pick any trial with
-`model=`.
+Give paths (WAV, FLAC, OGG, MP3, a phone's M4A, a browser's WebM; any sample rate) or arrays of
+**16 kHz mono** samples; pick any trial with `model=`. To get such an array from a file, read it with
+autoasr's `read_audio`: it mixes to mono and resamples (raw samples of a 44.1 kHz file would give wrong
+words without an error).
 """),
         code("""
-import soundfile
+from autoasr.data.audio import read_audio
 
 clips = [u.audio for u in list(test)[:5]]
 for utterance, text in zip(list(test)[:5], predictor.transcribe(clips)):
     print(f"{utterance.audio.name:18s} said: {utterance.text:20s} model: {text}")
 
-samples, rate = soundfile.read(clips[0], dtype="float32")   # the demo corpus is 16 kHz already
+samples = read_audio(clips[0])   # float32, mono, 16 kHz, whatever the file was
 predictor.transcribe(samples)
 """),
         md("Or with clicks — pick a clip or upload one, hear it, and compare models side by side:"),

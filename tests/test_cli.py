@@ -20,6 +20,8 @@ def fitted_dir(tiny_corpus, tmp_path_factory):
                      "--output", output)
     assert result.returncode == 0, result.stderr
     assert "best model: trial" in result.stdout
+    # feature preparation is reported before the search starts (computed or read from the cache)
+    assert "prepared logmel features of" in result.stderr.split("search:")[0], result.stderr
     return output
 
 

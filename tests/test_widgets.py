@@ -16,6 +16,7 @@ import pytest
 from audio_clips import encode_tone
 
 from autoasr import DataError
+from autoasr.core.callbacks import PrintProgress
 from widgets import LiveProgress, build_app
 from widgets.budget_picker import BudgetPicker, estimate_trials
 from widgets.data_picker import DataPicker, save_upload
@@ -190,6 +191,8 @@ def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished
     assert run.error is None, run.error
     live = run.live
     assert live.events[0] == "search_start" and live.events[-1] == "search_end"
+    assert live.preparations and all(done == total for done, total in live.preparations.values())
+    assert live.preparation_row.layout.display == "flex"
     assert len(live.trials) >= 1 and all(t["status"] in ("ok", "pruned", "failed") for t in live.trials.values())
     assert live.table.value.count("<tr") == len(live.trials) + 1  # header + one row per trial
     assert "autoasr-best" in live.table.value
@@ -281,6 +284,32 @@ def test_live_progress_draws_callbacks_it_receives():
     assert list(progress.figure.data[0].y) == [1.0, 0.8, 0.5]
     assert "pruned" in progress.table.value and "50.0%" in progress.table.value
     assert "best <b>001 crnn</b>" in progress.headline.value
+
+
+def test_live_progress_shows_feature_preparation_before_the_search():
+    progress = LiveProgress()
+    assert progress.preparation_row.layout.display == "none"
+    progress.on_preparation("logmel features of demo:train", 0, 400)
+    assert progress.preparation_row.layout.display == "flex"
+    assert progress.preparation_text.value == "logmel features of demo:train: 0 of 400 clips"
+    progress.on_preparation("logmel features of demo:train", 150, 400)
+    assert (progress.preparation.value, progress.preparation.max) == (150, 400)
+    assert progress.preparation.bar_style == "info"
+    progress.on_preparation("logmel features of demo:train", 400, 400)
+    assert progress.preparation.bar_style == "success" and "400 clips ready" in progress.preparation_text.value
+    progress.reset()
+    assert progress.preparation_row.layout.display == "none" and not progress.preparations
+
+
+def test_print_progress_prints_the_first_and_last_preparation_line_and_few_between():
+    printed = io.StringIO()
+    printer = PrintProgress(printed)
+    printer.on_preparation("mfcc features of x", 0, 500)
+    for done in range(50, 500, 50):  # quicker than the repeat interval: none of these is printed
+        printer.on_preparation("mfcc features of x", done, 500)
+    printer.on_preparation("mfcc features of x", 500, 500)
+    assert printed.getvalue().splitlines() == ["preparing mfcc features of x: 500 clips",
+                                               "prepared mfcc features of x: 500 clips"]
 
 
 # ------------------------------------------------------------------ results, pure parts

@@ -1,4 +1,4 @@
-"""The search, live: a budget bar, a table of trials and learning curves, fed only by fit callbacks.
+"""The search, live: a data-preparation bar, a budget bar, a table of trials and learning curves, fed only by fit callbacks.
 
 >>> progress = LiveProgress()
 >>> display(progress)                                                      # doctest: +SKIP
@@ -38,6 +38,13 @@ class LiveProgress(FitCallback):
         self.progress = ui.FloatProgress(value=0, min=0, max=1, description="Budget", bar_style="info",
                                          layout=ui.Layout(width="480px"))
         self.progress_text = ui.Label()
+        # Features are computed before the search starts (a minute on a big corpus): without this bar the
+        # page shows nothing in that time and a learner thinks it hung. Hidden until preparation begins.
+        self.preparation = ui.IntProgress(value=0, min=0, max=1, description="Preparing", bar_style="info",
+                                          layout=ui.Layout(width="480px"))
+        self.preparation_text = ui.Label()
+        self.preparation_row = ui.HBox([self.preparation, self.preparation_text], layout=ui.Layout(display="none"))
+        self.preparations: dict[str, tuple[int, int]] = {}
         self.headline = ui.HTML()
         self.table = ui.HTML()
         self.figure = go.FigureWidget(layout=_curves_layout())
@@ -49,7 +56,8 @@ class LiveProgress(FitCallback):
         self._started: float | None = None
         self._time_limit = 1.0
         self._finished = threading.Event()
-        self.widget = ui.VBox([ui.HBox([self.progress, self.progress_text]), self.headline, self.table, self.figure])
+        self.widget = ui.VBox([self.preparation_row, ui.HBox([self.progress, self.progress_text]), self.headline,
+                               self.table, self.figure])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -70,6 +78,8 @@ class LiveProgress(FitCallback):
             self.progress.value = 0
             self.progress.bar_style = "info"
             self.progress_text.value = ""
+            self.preparations.clear()
+            self.preparation_row.layout.display = "none"
             self._started = None
             self._finished.clear()
 
@@ -79,6 +89,16 @@ class LiveProgress(FitCallback):
         return min(finished, key=lambda t: t["best_val_wer"]) if finished else None
 
     # ------------------------------------------------------------------ callbacks
+
+    def on_preparation(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self.preparations[stage] = (done, total)
+            self.preparation_row.layout.display = "flex"
+            self.preparation.max = max(total, 1)
+            self.preparation.value = done
+            self.preparation.bar_style = "success" if done >= total else "info"
+            self.preparation_text.value = (f"{stage}: {total} clips ready" if done >= total
+                                           else f"{stage}: {done} of {total} clips")
 
     def on_search_start(self, info: dict) -> None:
         self._started = time.time()
