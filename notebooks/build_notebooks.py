@@ -52,6 +52,11 @@ training and the final check. More time buys more trials and longer training, so
 WER — but with diminishing returns, and a budget that is too small may not finish even one model.
 """
 
+GLOSSARY = """
+*New words* (WER, CER, epoch, tuning set, pruned, plateau, deadline, presets, RTF, size) are explained
+in the [glossary](../docs/glossary.md).
+"""
+
 
 def quickstart():
     return [
@@ -61,7 +66,7 @@ def quickstart():
 You will train and compare several speech-recognition models on a small corpus of spoken digits
 and commands, watch the search live, and use the winner to transcribe audio. No ASR knowledge
 needed: you only decide the **data**, a **time budget** and a **domain**.
-""" + WER),
+""" + WER + GLOSSARY),
         code("""
 time_limit = 180   # seconds for the whole search (try 60 for a first look, 600 for a better model)
 data = "demo"      # "demo" (spoken offline by eSpeak NG), a manifest file or a corpus folder
@@ -146,7 +151,7 @@ reported by file and row**, so one broken file never stops a run.
 
 This notebook builds a small "your data" folder from demo clips — with a few deliberate mistakes —
 so you can see what autoasr reports. Set `data` to your own manifest or folder to use yours.
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 120      # seconds for the search at the end
 data = None           # your manifest / corpus folder; None builds an example from `source`
@@ -245,7 +250,7 @@ def compare_and_understand():
 A leaderboard tells you *which* model won; the plots here tell you *why*, and what you would trade
 for a smaller or faster model. Then the error explorer lets you listen to the clips the model gets
 wrong.
-""" + SEARCH),
+""" + SEARCH + GLOSSARY),
         code("""
 time_limit = 240
 data = "demo"
@@ -342,7 +347,7 @@ long the search may take.
 ## Domains
 The domain changes how transcripts are normalised before training and scoring (and which settings
 suit the speech):
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 180      # the largest budget of the sweep below, in seconds
 data = "demo"
@@ -439,7 +444,7 @@ def use_and_export():
 
 A trained model is only useful if you can use it later: transcribe new audio, save it, reload it in
 another session, and hand it to an application that has never heard of autoasr.
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 120
 data = "demo"

@@ -38,6 +38,8 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(name):
         parameters = [cell for cell in code_cells if "parameters" in cell["metadata"].get("tags", [])]
         assert len(parameters) == 1 and "time_limit =" in "".join(parameters[0]["source"])
         assert sum(cell["cell_type"] == "markdown" for cell in notebook["cells"]) >= 3  # it teaches
+        first_text = "".join(notebook["cells"][0]["source"])
+        assert "](../docs/glossary.md)" in first_text and (NOTEBOOKS.parent / "docs" / "glossary.md").is_file()
 
 
 def _build_notebooks_module():

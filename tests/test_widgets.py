@@ -356,6 +356,36 @@ def test_leaderboard_table_sorts_and_highlights_the_best():
     assert by_time.index(">★ 002<") < by_time.index(">001<")
 
 
+def test_a_trial_that_never_emitted_a_word_is_marked_learned_nothing_with_a_reason():
+    row = {"trial_id": "004", "model": "conformer", "size": "medium", "val_wer": 1.0, "val_cer": 1.0, "status": "ok",
+           "epochs": 2, "parameters": 9000, "train_seconds": 14.2, "stop_reason": "deadline", "config": {},
+           "start_time": 4}
+    learner = dict(row, trial_id="005", val_wer=0.3, val_cer=0.1)
+    html = leaderboard_html(pandas.DataFrame([learner, row]), best_trial_id="005")
+    nothing_row = html[html.index(">004<"):]
+    assert ">learned nothing</span>" in nothing_row and "#e65100" in nothing_row
+    assert "did not learn to emit words within its 14 s" in nothing_row
+    assert html.count(">learned nothing</span>") == 1  # the trial that learned keeps its "ok"
+    garbled = dict(row, val_cer=0.6)  # writes letters, no word right yet: still a learner, not "nothing"
+    assert ">learned nothing<" not in leaderboard_html(pandas.DataFrame([garbled]))
+    progress = LiveProgress()
+    progress.on_trial_start("004", {"model": "conformer", "size": "medium"})
+    progress.on_trial_end({**row, "start_time": 100.0, "end_time": 115.0})
+    assert ">learned nothing</span>" in progress.table.value and "within its 14 s" in progress.table.value
+
+
+def test_the_wizard_carries_the_glossary_with_every_term_the_issue_names(tmp_path):
+    from widgets.glossary import glossary_terms
+
+    terms = {term.lower() for term in glossary_terms()}
+    assert {"wer", "cer", "epoch", "tuning set", "pruned", "plateau", "deadline", "presets", "rtf", "size",
+            "learned nothing"} <= terms
+    app = build_app(output=tmp_path)
+    assert app.widget.children[1] is app.glossary and app.glossary.selected_index is None  # collapsed
+    page = app.glossary.children[0].value
+    assert "<dt><b>Tuning set</b></dt>" in page and "Word error rate" in page
+
+
 def test_autoasr_never_imports_the_widgets():
     sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").rglob("*.py"))
     assert "ipywidgets" not in sources and "from widgets" not in sources and "import widgets" not in sources

@@ -16,6 +16,7 @@ from widgets.compare import ComparePanel
 from widgets.data_picker import SUGGESTED_DOMAIN, DataPicker
 from widgets.domain_picker import DomainPicker
 from widgets.error_explorer import ErrorExplorer
+from widgets.glossary import glossary_widget
 from widgets.leaderboard import LeaderboardPanel
 from widgets.run_panel import RunPanel
 from widgets.session import Session
@@ -63,7 +64,8 @@ class WizardApp:
         header = ui.HTML(CSS + "<h2 style='margin:4px 0'>autoasr — train and compare speech recognisers</h2>"
                          + note("Three decisions: <b>data</b>, <b>time budget</b>, <b>domain</b>. Then press "
                                 "<b>Start</b> in step 3 and watch the models race."))
-        self.widget = ui.VBox([header, self.tabs], layout=ui.Layout(max_width="1150px"))
+        self.glossary = glossary_widget()
+        self.widget = ui.VBox([header, self.glossary, self.tabs], layout=ui.Layout(max_width="1150px"))
         if data is not None and load:
             self.data.load()
 

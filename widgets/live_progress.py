@@ -16,6 +16,7 @@ import ipywidgets as ui
 import plotly.graph_objects as go
 
 from autoasr.core.callbacks import FitCallback
+from widgets.leaderboard import trial_status
 from widgets.style import badge, escape, percent, table
 
 TICK_SECONDS = 1.0
@@ -155,7 +156,8 @@ class LiveProgress(FitCallback):
             row.update(status=status, model=trial.get("model"), size=trial.get("size"),
                        epoch=trial.get("epochs") or row.get("epoch", 0), stop_reason=trial.get("stop_reason"),
                        seconds=(trial.get("end_time") or time.time()) - (trial.get("start_time") or row["started"]),
-                       error=trial.get("error"))
+                       error=trial.get("error"), val_cer=trial.get("val_cer"),
+                       train_seconds=trial.get("train_seconds"))
             if status != "failed" and trial.get("val_wer") == trial.get("val_wer"):  # not NaN
                 row["best_val_wer"] = trial.get("val_wer")
             self._render_table()
@@ -192,11 +194,15 @@ class LiveProgress(FitCallback):
         rows, classes = [], []
         for trial in self.trials.values():
             config = trial.get("config") or {}
+            status, reason = trial.get("status", ""), ""
+            if status != "running":
+                status, reason = trial_status(status, trial.get("best_val_wer"), trial.get("val_cer"),
+                                              trial.get("train_seconds") or trial.get("seconds"))
             rows.append([
                 escape(trial["trial_id"]), escape(trial.get("model")), escape(trial.get("size")),
                 escape(f"{config['learning_rate']:.2g}" if isinstance(config.get("learning_rate"), float) else ""),
                 escape(config.get("batch_size", "")), escape(config.get("frontend", "")),
-                badge(trial.get("status", "")), escape(trial.get("epoch", "")),
+                badge(status, reason), escape(trial.get("epoch", "")),
                 percent(trial.get("val_wer")), percent(trial.get("best_val_wer")), f"{trial.get('seconds', 0):.0f}",
             ])
             classes.append("autoasr-best" if best is not None and trial is best else "")
