@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,10 @@ def fitted_dir(tiny_corpus, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert "best model: trial" in result.stdout
     # feature preparation is reported before the search starts (computed or read from the cache)
-    assert "prepared logmel features of" in result.stderr.split("search:")[0], result.stderr
+    assert re.search(r"^prepared \w+ features of .*: \d+ clips$", result.stderr.split("search:")[0], re.M), result.stderr
+    # every run leaves its report beside the model
+    assert f"report: {output / 'report.html'}" in result.stdout
+    assert "<h2>Leaderboard</h2>" in (output / "report.html").read_text()
     return output
 
 

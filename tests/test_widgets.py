@@ -228,6 +228,34 @@ def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(
     assert "Reference:" in app.transcribe.results.value
 
 
+def test_the_wizard_writes_the_report_and_offers_report_model_zip_and_onnx_as_page_links(finished_app, tmp_path):
+    import base64
+    import re
+
+    from autoasr import ASRPredictor
+    from autoasr.export.runtime import load_exported
+
+    app = finished_app
+    predictor = app.session.predictor
+    assert (Path(predictor.path) / "report.html").is_file() and "report.html" in app.run.status.value
+    files = app.downloads.prepare()
+    assert set(files) == {"report", "model", "onnx"}, app.downloads.links.value
+    links = dict(re.findall(r"download='([^']+)' href='data:[^;]+;base64,([^']+)'", app.downloads.links.value))
+    assert set(links) == {path.name for path in files.values()}
+    for name, payload in links.items():  # what the browser saves is the file itself
+        (tmp_path / name).write_bytes(base64.b64decode(payload))
+    with zipfile.ZipFile(tmp_path / files["model"].name) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    reopened = ASRPredictor.load(tmp_path / "unzipped" / Path(predictor.path).name)
+    assert reopened.best_trial_id == predictor.best_trial_id and len(reopened.leaderboard()) == 1
+    clip = str(next(iter(app.session.test)).audio)
+    assert reopened.transcribe([clip]) == predictor.transcribe([clip])
+    assert isinstance(load_exported(tmp_path / "model.onnx").transcribe([clip])[0], str)
+    assert "<h2>Leaderboard</h2>" in (tmp_path / "report.html").read_text()
+    app.session.set_predictor(predictor)  # a new best model makes the links stale
+    assert app.downloads.links.value == "" and not app.downloads.files
+
+
 def test_latency_limit_button_makes_the_best_model_within_it_the_one_every_step_uses(finished_app):
     app = finished_app
     predictor = app.session.predictor

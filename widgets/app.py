@@ -15,6 +15,7 @@ from widgets.budget_picker import BudgetPicker
 from widgets.compare import ComparePanel
 from widgets.data_picker import SUGGESTED_DOMAIN, DataPicker
 from widgets.domain_picker import DomainPicker
+from widgets.downloads import DownloadsPanel
 from widgets.error_explorer import ErrorExplorer
 from widgets.glossary import glossary_widget
 from widgets.leaderboard import LeaderboardPanel
@@ -42,6 +43,7 @@ class WizardApp:
         self.compare = ComparePanel(self.session)
         self.errors = ErrorExplorer(self.session)
         self.transcribe = TranscribePanel(self.session)
+        self.downloads = DownloadsPanel(self.session)
         self._domain_chosen = domain is not None
         self.session.on("data", self._on_data)
         self.session.on("results", self._on_results)
@@ -56,7 +58,7 @@ class WizardApp:
             ui.VBox([self.data.widget, next_buttons[0]]),
             ui.VBox([self.budget.widget, self.domain.widget, next_buttons[1]]),
             self.run.widget,
-            ui.VBox([self.leaderboard.widget, self.compare.widget]),
+            ui.VBox([self.leaderboard.widget, self.compare.widget, self.downloads.widget]),
             self.errors.widget,
             self.transcribe.widget,
         ]

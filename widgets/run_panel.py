@@ -6,6 +6,7 @@ from typing import Callable
 
 import ipywidgets as ui
 
+from autoasr.export.bundle import ensure_report
 from widgets.domain_picker import domain_for_run
 from widgets.live_progress import LiveProgress
 from widgets.session import Session
@@ -77,10 +78,15 @@ class RunPanel:
         else:
             stopped = predictor.fit_summary.get("stopped_by_user")
             best = predictor.leaderboard().iloc[0]
+            try:  # every wizard run leaves its report beside the model; a failed report never costs the model
+                report = ensure_report(predictor)
+                report_note = f" with its report <code>{escape(report.name)}</code> (download it in step 4)"
+            except Exception as error:
+                report_note = f" (the report could not be written: {escape(type(error).__name__)}: {escape(error)})"
             self.status.value = (message("Stopped by you; the best model so far is kept. " if stopped else "Finished. ")
                                  + f"Best trial <b>{escape(best['trial_id'])}</b> ({escape(best['model'])}, "
                                  f"{escape(best['size'])}), validation WER <b>{percent(best['val_wer'])}</b>. "
-                                 f"Saved in <code>{escape(predictor.path)}</code>.")
+                                 f"Saved in <code>{escape(predictor.path)}</code>{report_note}.")
             self.session.set_predictor(predictor)
         finally:
             self.start_button.disabled = False
