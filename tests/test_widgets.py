@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas
 import pytest
-from audio_clips import encode_tone
+from audio_clips import encode_tone, write_audio
 
 from autoasr import DataError
 from autoasr.core.callbacks import PrintProgress
@@ -137,6 +137,29 @@ def test_zip_upload_larger_than_the_cap_is_refused(tmp_path):
     with pytest.raises(DataError):
         save_upload(_upload(_zip_with("big.bin", b"0" * 10_000)), tmp_path, max_bytes=5_000)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_wizard_normalises_its_data_with_the_domain_chosen_after_loading(tmp_path):
+    from autoasr.results.evaluation import evaluation_dataset
+
+    rows = [{"audio": str(write_audio(tmp_path / f"clip{i}.wav")), "text": f"Room {i % 10}{(i + 3) % 10}",
+             "speaker": f"s{i % 4}", "split": "test" if i >= 16 else "train"} for i in range(20)]
+    manifest = tmp_path / "rooms.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    app = build_app(data=str(manifest), minutes=0.25, output=tmp_path / "wizard")
+    assert "room 69" in app.session.test.texts  # loaded before a domain is chosen: the general normaliser
+    app.domain.domain.value = "digits"
+    assert app.run.start()
+    app.run.stop()
+    assert app.run.wait(timeout=120)
+    assert "room six nine" in app.session.test.texts and "room nine two" in app.session.train.texts
+    assert not any(ch.isdigit() for text in app.session.test.texts + app.session.train.texts for ch in text)
+    assert "Room 69" in {u.text for u in app.session.dataset} or "room 69" in app.session.dataset.texts  # kept
+    # evaluate() scores a Dataset against references normalised the same way
+    assert "room six nine" in evaluation_dataset(app.session.dataset, "digits").texts
 
 
 # ------------------------------------------------------------------ budget and domain

@@ -60,6 +60,7 @@ class RunPanel:
                                           domain=domain_for_run(self.session.domain, self.session.custom_vocabulary))
         except (TypeError, ValueError):
             self.predictor = ASRPredictor(path=path, domain=self.session.domain, verbosity=0)
+        self.session.normalize_for_run(self.predictor.domain_spec.normalizer)
         self.start_button.disabled = True
         self.stop_button.disabled = False
         self.status.value = message(f"Running for up to {self.session.time_limit:.0f} s with presets "
