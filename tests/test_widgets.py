@@ -133,6 +133,41 @@ def test_unsafe_zip_upload_is_refused_and_leaves_nothing_behind(tmp_path, name, 
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "wizard" / "evil.txt").exists()
 
 
+def test_chunked_upload_reassembles_pieces_on_disk_and_refuses_too_large_files(tmp_path):
+    from widgets.chunked_upload import ChunkedUpload
+
+    upload = ChunkedUpload(folder=tmp_path / "incoming", max_bytes=5_000_000, accept=".zip")
+    payload = bytes(range(256)) * 10_000  # 2.56 MB: three pieces of 1 MiB
+    upload._on_message(upload, {"kind": "start", "name": "../corpus.zip", "size": len(payload)}, [])
+    pieces = [(offset, payload[offset:offset + upload.chunk_bytes]) for offset in range(0, len(payload), upload.chunk_bytes)]
+    assert len(pieces) == 3
+    for offset, piece in reversed(pieces):  # written by offset: the order of arrival does not matter
+        upload._on_message(upload, {"kind": "chunk", "offset": offset}, [memoryview(piece)])
+    assert upload.value == ()
+    upload._on_message(upload, {"kind": "end", "name": "../corpus.zip", "size": len(payload)}, [])
+    (received,) = upload.value
+    assert received["name"] == "corpus.zip" and received["size"] == len(payload)
+    assert Path(received["path"]).parent == tmp_path / "incoming" and Path(received["path"]).read_bytes() == payload
+    upload._on_message(upload, {"kind": "start", "name": "short.zip", "size": 10}, [])
+    upload._on_message(upload, {"kind": "chunk", "offset": 0}, [b"12345"])
+    upload._on_message(upload, {"kind": "end", "name": "short.zip", "size": 10}, [])
+    assert "arrived incomplete" in upload.status and len(upload.value) == 1
+    upload._on_message(upload, {"kind": "refused", "name": "huge.zip", "size": 9_000_000_000}, [])
+    assert "huge.zip is 9,000 MB: more than the 5 MB" in upload.status
+
+
+def test_a_zip_that_arrived_in_pieces_is_extracted_and_loaded(tiny_corpus, tmp_path):
+    content = _corpus_zip(tiny_corpus)
+    picker = DataPicker(Session(output=tmp_path / "wizard"))
+    picker.source.value = "zip"
+    received = tmp_path / "wizard" / "uploads" / "incoming" / "corpus.zip"
+    received.parent.mkdir(parents=True)
+    received.write_bytes(content)
+    picker.upload.value = ({"name": "corpus.zip", "size": len(content), "path": str(received)},)
+    assert "Loaded 12 utterances" in picker.status.value, picker.status.value
+    assert not received.exists()  # moved into the upload's own folder, not copied
+
+
 def test_zip_upload_larger_than_the_cap_is_refused(tmp_path):
     with pytest.raises(DataError):
         save_upload(_upload(_zip_with("big.bin", b"0" * 10_000)), tmp_path, max_bytes=5_000)
