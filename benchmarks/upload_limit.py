@@ -59,7 +59,8 @@ def _serve(kind: str, folder: Path, notebook: Path, port: int) -> tuple[subproce
     if kind == "jupyterlab":
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                    "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-                   f"--ServerApp.root_dir={folder}"]
+                   f"--ServerApp.root_dir={folder}", f"--LabApp.workspaces_dir={folder / 'workspaces'}",
+                   f"--LabApp.user_settings_dir={folder / 'settings'}", "--LabApp.news_url="]
         url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}"
     else:
         voila = shutil.which("voila", path=str(Path(sys.executable).parent))

@@ -549,6 +549,20 @@ predictor.evaluate(test)   # recorded with the run: the card now shows test scor
 predictor.save()
 Markdown((predictor.path / "MODEL_CARD.md").read_text())
 """),
+        md("""
+## Take it with you
+On Binder or a served page the run's folder is out of reach, so the files come as download links in the
+page: the HTML report, the best model as a zip (unzip it and `ASRPredictor.load(folder)` transcribes) and
+the ONNX file.
+"""),
+        code("""
+from widgets.downloads import DownloadsPanel
+
+downloads = DownloadsPanel(Session.from_results(predictor, test))
+files = downloads.prepare()
+print("ready to download:", ", ".join(path.name for path in files.values()))
+downloads.widget
+"""),
     ]
 
 

@@ -81,6 +81,7 @@ def test_notebook_runs_headless_top_to_bottom(name, tiny_corpus, tmp_path):
     if name.startswith("05"):
         text = "".join("".join(o["text"]) for o in outputs if o["output_type"] == "stream")
         assert "best trial:" in text and ("exported" in text or "not available" in text)
+        assert "ready to download: report.html, use_and_export-best-model.zip" in text
 
 
 def test_app_notebook_builds_the_wizard(tmp_path):
