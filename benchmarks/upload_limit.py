@@ -87,7 +87,7 @@ def _open(page, kind: str, url: str) -> None:
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
-    page.wait_for_selector("input[type=file]", state="attached", timeout=180_000)
+    page.locator("button.jupyter-widgets", has_text="measure").wait_for(timeout=180_000)
 
 
 def measure(kind: str) -> list[tuple[int, bool]]:
@@ -109,7 +109,10 @@ def measure(kind: str) -> list[tuple[int, bool]]:
                 raise
             for size in SIZES:
                 before = log.read_text().split() if log.exists() else []
-                page.locator("input[type=file]").first.set_input_files(
+                # FileUpload's <input type=file> is not in the page: it opens a file chooser on click
+                with page.expect_file_chooser() as chooser:
+                    page.locator("button.jupyter-widgets", has_text="measure").click()
+                chooser.value.set_files(
                     {"name": f"{size}.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * size})
                 deadline = time.time() + 30
                 arrived = False
