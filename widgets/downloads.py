@@ -39,7 +39,8 @@ class DownloadsPanel:
     def __init__(self, session: Session):
         self.session = session
         self.prepare_button = ui.Button(description="Prepare downloads", icon="download",
-                                        tooltip="write the report, zip the best model, export it to ONNX")
+                                        tooltip="write the report, zip the best model, export it to ONNX",
+                                        layout=ui.Layout(width="max-content"))
         self.links = ui.HTML()
         self.files: dict[str, Path] = {}
         self.prepare_button.on_click(self.prepare)
