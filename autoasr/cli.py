@@ -45,7 +45,7 @@ def _format_rows(frame, columns: list[str]) -> str:
 
 
 def command_fit(arguments) -> int:
-    from autoasr.export.bundle import ensure_report
+    from autoasr.export.bundle import write_run_report
     from autoasr.predictor import ASRPredictor
 
     if arguments.resume and (Path(arguments.output) / "predictor.json").is_file():
@@ -67,7 +67,7 @@ def command_fit(arguments) -> int:
     if test_result is not None:
         print(f"test WER {test_result['wer']:.2%} (CER {test_result['cer']:.2%}) on "
               f"{test_result['num_utterances']} utterances")
-    print(f"report: {ensure_report(predictor, test_result)}")
+    print(f"report: {write_run_report(predictor, test_result)}")
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ipywidgets as ui
 
-from autoasr.export.bundle import ensure_report, zip_best_model
+from autoasr.export.bundle import write_run_report, zip_best_model
 from autoasr.export.writers import export_model
 from widgets.session import Session
 from widgets.style import escape, message, note
@@ -67,7 +67,7 @@ class DownloadsPanel:
         self.links.value = message("Preparing the report, the model zip and the ONNX file…")
         files, lines = {}, []
         try:
-            files["report"] = ensure_report(predictor)
+            files["report"] = write_run_report(predictor)
             files["model"] = zip_best_model(predictor)
             try:
                 files["onnx"] = export_model(predictor, Path(predictor.path) / "model.onnx", format="onnx")

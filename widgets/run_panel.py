@@ -6,7 +6,7 @@ from typing import Callable
 
 import ipywidgets as ui
 
-from autoasr.export.bundle import ensure_report
+from autoasr.export.bundle import write_run_report
 from widgets.domain_picker import domain_for_run
 from widgets.live_progress import LiveProgress
 from widgets.session import Session
@@ -80,7 +80,7 @@ class RunPanel:
             stopped = predictor.fit_summary.get("stopped_by_user")
             best = predictor.leaderboard().iloc[0]
             try:  # every wizard run leaves its report beside the model; a failed report never costs the model
-                report = ensure_report(predictor)
+                report = write_run_report(predictor)
                 report_note = f" with its report <code>{escape(report.name)}</code> (download it in step 4)"
             except Exception as error:
                 report_note = f" (the report could not be written: {escape(type(error).__name__)}: {escape(error)})"

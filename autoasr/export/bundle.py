@@ -13,12 +13,11 @@ REPORT_NAME = "report.html"
 RUN_FILES = ("predictor.json", "leaderboard.csv", "MODEL_CARD.md", "model_card.json", "run_card.json")
 
 
-def ensure_report(predictor, test_result: dict | None = None) -> Path:
-    """``report.html`` of the run, written now when the run has none (or when test results are given)."""
+def write_run_report(predictor, test_result: dict | None = None) -> Path:
+    """Write ``report.html`` into the run's folder, always afresh: a resumed run or a newly chosen best model
+    would otherwise be described by an old report."""
     path = Path(predictor.path) / REPORT_NAME
-    if test_result is not None or not path.is_file():
-        write_report(predictor, path, test_result, title=f"autoasr run {Path(predictor.path).name}")
-    return path
+    return write_report(predictor, path, test_result, title=f"autoasr run {Path(predictor.path).name}")
 
 
 def zip_best_model(predictor, path: str | Path | None = None) -> Path:
