@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_TIME_LIMIT ?= 180
 FSDD ?= ../shared/data/fsdd
 
-.PHONY: install demo test lab app bench clean browser-deps
+.PHONY: install demo test lab app app-check bench clean browser-deps
 
 # the editable install maps the packages present when it ran: a new top-level package means reinstall
 $(STAMP): pyproject.toml autoasr/__init__.py widgets/__init__.py
@@ -34,9 +34,16 @@ lab: $(STAMP)
 	$(BIN)/python -m jupyterlab --ip=127.0.0.1 --no-browser notebooks/
 
 APP_PORT ?= 8866
-app: $(STAMP)
+# loopback by default; a room: `make app APP_IP=0.0.0.0 APP_TOKEN=$$(openssl rand -hex 16)` (README: security)
+APP_IP ?= 127.0.0.1
+APP_TOKEN ?=
+app-check:
+	@case "$(APP_IP)" in 127.*|localhost|::1) ;; *) test -n "$(APP_TOKEN)" || { \
+	  echo "make app: APP_IP=$(APP_IP) lets other machines in; give APP_TOKEN=<secret> too (see README)"; exit 2; } ;; esac
+
+app: app-check $(STAMP)
 	# the wizard as a web page without code (Voila), for rooms where participants should not see Python
-	$(BIN)/python -m voila notebooks/app.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+	$(BIN)/python -m voila notebooks/app.ipynb --no-browser --Voila.ip=$(APP_IP) --port=$(APP_PORT) --Voila.token="$(APP_TOKEN)"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md

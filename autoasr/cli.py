@@ -45,6 +45,7 @@ def _format_rows(frame, columns: list[str]) -> str:
 
 
 def command_fit(arguments) -> int:
+    from autoasr.export.bundle import write_run_report
     from autoasr.predictor import ASRPredictor
 
     if arguments.resume and (Path(arguments.output) / "predictor.json").is_file():
@@ -62,6 +63,11 @@ def command_fit(arguments) -> int:
     if predictor.fit_summary.get("limits_note"):
         print(f"\nnote: {predictor.fit_summary['limits_note']}")
     print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
+    test_result = predictor.evaluate(arguments.test_data, return_details=True) if arguments.test_data else None
+    if test_result is not None:
+        print(f"test WER {test_result['wer']:.2%} (CER {test_result['cer']:.2%}) on "
+              f"{test_result['num_utterances']} utterances")
+    print(f"report: {write_run_report(predictor, test_result)}")
     return 0
 
 
@@ -173,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train and compare models on DATA within a time limit")
     fit.add_argument("data")
     fit.add_argument("--tuning-data")
+    fit.add_argument("--test-data", help="held-out data scored after the search; its results go into report.html")
     fit.add_argument("--time-limit", type=float, default=300)
     fit.add_argument("--domain", default=None)
     fit.add_argument("--presets", default="default")

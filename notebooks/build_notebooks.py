@@ -52,6 +52,11 @@ training and the final check. More time buys more trials and longer training, so
 WER — but with diminishing returns, and a budget that is too small may not finish even one model.
 """
 
+GLOSSARY = """
+*New words* (WER, CER, epoch, tuning set, pruned, plateau, deadline, presets, RTF, size) are explained
+in the [glossary](../docs/glossary.md).
+"""
+
 
 def quickstart():
     return [
@@ -61,7 +66,7 @@ def quickstart():
 You will train and compare several speech-recognition models on a small corpus of spoken digits
 and commands, watch the search live, and use the winner to transcribe audio. No ASR knowledge
 needed: you only decide the **data**, a **time budget** and a **domain**.
-""" + WER),
+""" + WER + GLOSSARY),
         code("""
 time_limit = 180   # seconds for the whole search (try 60 for a first look, 600 for a better model)
 data = "demo"      # "demo" (spoken offline by eSpeak NG), a manifest file or a corpus folder
@@ -146,7 +151,7 @@ reported by file and row**, so one broken file never stops a run.
 
 This notebook builds a small "your data" folder from demo clips — with a few deliberate mistakes —
 so you can see what autoasr reports. Set `data` to your own manifest or folder to use yours.
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 120      # seconds for the search at the end
 data = None           # your manifest / corpus folder; None builds an example from `source`
@@ -245,7 +250,7 @@ def compare_and_understand():
 A leaderboard tells you *which* model won; the plots here tell you *why*, and what you would trade
 for a smaller or faster model. Then the error explorer lets you listen to the clips the model gets
 wrong.
-""" + SEARCH),
+""" + SEARCH + GLOSSARY),
         code("""
 time_limit = 240
 data = "demo"
@@ -342,7 +347,7 @@ long the search may take.
 ## Domains
 The domain changes how transcripts are normalised before training and scoring (and which settings
 suit the speech):
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 180      # the largest budget of the sweep below, in seconds
 data = "demo"
@@ -384,29 +389,38 @@ BudgetPicker(session, minutes=time_limit / 60).widget
 ## A small budget sweep
 The same search at a few budgets, each scored on the test set. Expect the WER to fall quickly and
 then flatten: the first minutes matter most. (A budget too small to finish a model shows as a gap.)
+The sweep takes a few minutes: the line above the panel says which budget is running, and the panel
+shows its data preparation, its trials and their learning curves as they happen.
 """),
         code("""
 import time
 
+import ipywidgets
 import pandas
 import plotly.express as px
 
 from autoasr import ASRPredictor, load_dataset
+from widgets import LiveProgress
 
 train, test = load_dataset(data, split=("train", "test"))
+sweep_status, progress = ipywidgets.HTML(), LiveProgress()
+display(sweep_status, progress)
 rows = []
-for share in sweep:
+for number, share in enumerate(sweep, start=1):
     budget = time_limit * share
+    sweep_status.value = f"<b>Budget {number} of {len(sweep)}: {budget:.0f} s</b>"
+    progress.reset()
     predictor = ASRPredictor(path=f"autoasr_runs/budget/{budget:.0f}s", domain=domain, verbosity=0)
     started = time.time()
     try:
-        predictor.fit(train, time_limit=budget)
+        predictor.fit(train, time_limit=budget, callbacks=[progress])
         test_wer = predictor.evaluate(test)["wer"]
     except RuntimeError as error:   # no model finished within this budget
         print(f"{budget:.0f} s: {error}")
         test_wer = float("nan")
     rows.append({"budget_seconds": budget, "test_wer": test_wer, "trials": len(predictor.leaderboard()),
                  "fit_seconds": time.time() - started})
+sweep_status.value = f"<b>Sweep finished: {len(sweep)} budgets.</b>"
 sweep_results = pandas.DataFrame(rows)
 sweep_results
 """),
@@ -430,20 +444,24 @@ def use_and_export():
 
 A trained model is only useful if you can use it later: transcribe new audio, save it, reload it in
 another session, and hand it to an application that has never heard of autoasr.
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 120
 data = "demo"
 domain = "commands"
 model_dir = None      # a finished run to reuse (e.g. "autoasr_runs/quickstart"); None trains one now
 """, parameters=True),
+        md("When no finished run is given, one is trained now; the panel shows it as it happens."),
         code("""
 from autoasr import ASRPredictor, load_dataset
+from widgets import LiveProgress
 
 train, test = load_dataset(data, split=("train", "test"))
 if model_dir is None:
     model_dir = "autoasr_runs/use_and_export"
-    ASRPredictor(path=model_dir, domain=domain, verbosity=0).fit(train, time_limit=time_limit)
+    progress = LiveProgress()
+    display(progress)
+    ASRPredictor(path=model_dir, domain=domain, verbosity=0).fit(train, time_limit=time_limit, callbacks=[progress])
 """),
         md("""
 ## Save and reload
@@ -458,17 +476,19 @@ predictor.leaderboard()[["trial_id", "model", "size", "val_wer"]].head()
 """),
         md("""
 ## Transcribe
-Give paths (any format soundfile reads, any sample rate) or 16 kHz float arrays; pick any trial with
-`model=`.
+Give paths (WAV, FLAC, OGG, MP3, a phone's M4A, a browser's WebM; any sample rate) or arrays of
+**16 kHz mono** samples; pick any trial with `model=`. To get such an array from a file, read it with
+autoasr's `read_audio`: it mixes to mono and resamples (raw samples of a 44.1 kHz file would give wrong
+words without an error).
 """),
         code("""
-import soundfile
+from autoasr.data.audio import read_audio
 
 clips = [u.audio for u in list(test)[:5]]
 for utterance, text in zip(list(test)[:5], predictor.transcribe(clips)):
     print(f"{utterance.audio.name:18s} said: {utterance.text:20s} model: {text}")
 
-samples, rate = soundfile.read(clips[0], dtype="float32")   # the demo corpus is 16 kHz already
+samples = read_audio(clips[0])   # float32, mono, 16 kHz, whatever the file was
 predictor.transcribe(samples)
 """),
         md("Or with clicks — pick a clip or upload one, hear it, and compare models side by side:"),
@@ -529,6 +549,20 @@ predictor.evaluate(test)   # recorded with the run: the card now shows test scor
 predictor.save()
 Markdown((predictor.path / "MODEL_CARD.md").read_text())
 """),
+        md("""
+## Take it with you
+On Binder or a served page the run's folder is out of reach, so the files come as download links in the
+page: the HTML report, the best model as a zip (unzip it and `ASRPredictor.load(folder)` transcribes) and
+the ONNX file.
+"""),
+        code("""
+from widgets.downloads import DownloadsPanel
+
+downloads = DownloadsPanel(Session.from_results(predictor, test))
+files = downloads.prepare()
+print("ready to download:", ", ".join(path.name for path in files.values()))
+downloads.widget
+"""),
     ]
 
 
@@ -544,7 +578,7 @@ At the end you see which words it mixes up, and why that happens.
 You need a microphone and a browser that lets this page use it (JupyterLab, Binder or `make app`
 over https:// or on localhost). No microphone? Set `fake_microphone = "espeak"` below: eSpeak NG
 then says the words for you.
-"""),
+""" + GLOSSARY),
         code("""
 time_limit = 150           # seconds of training (2-3 minutes is enough for a handful of words)
 words = "yes, no, left, right, stop, go"   # your words: 5-10 short ones that sound different

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -17,9 +18,16 @@ def run_cli(*arguments, cwd=None):
 def fitted_dir(tiny_corpus, tmp_path_factory):
     output = tmp_path_factory.mktemp("cli") / "model"
     result = run_cli("fit", tiny_corpus, "--time-limit", 20, "--domain", "commands", "--presets", "fast",
-                     "--output", output)
+                     "--output", output, "--test-data", tiny_corpus)
     assert result.returncode == 0, result.stderr
     assert "best model: trial" in result.stdout
+    # feature preparation is reported before the search starts (computed or read from the cache)
+    assert re.search(r"^prepared \w+ features of .*: \d+ clips$", result.stderr.split("search:")[0], re.M), result.stderr
+    # every run leaves its report beside the model
+    assert f"report: {output / 'report.html'}" in result.stdout
+    report = (output / "report.html").read_text()
+    assert "<h2>Leaderboard</h2>" in report and "<h2>Test set</h2>" in report  # --test-data is scored in it
+    assert re.search(r"^test WER [\d.]+% \(CER [\d.]+%\) on 26 utterances$", result.stdout, re.M), result.stdout
     return output
 
 

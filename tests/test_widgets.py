@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pandas
 import pytest
+from audio_clips import encode_tone, write_audio
 
 from autoasr import DataError
+from autoasr.core.callbacks import PrintProgress
 from widgets import LiveProgress, build_app
 from widgets.budget_picker import BudgetPicker, estimate_trials
 from widgets.data_picker import DataPicker, save_upload
@@ -131,10 +133,68 @@ def test_unsafe_zip_upload_is_refused_and_leaves_nothing_behind(tmp_path, name, 
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "wizard" / "evil.txt").exists()
 
 
+def test_chunked_upload_reassembles_pieces_on_disk_and_refuses_too_large_files(tmp_path):
+    from widgets.chunked_upload import ChunkedUpload
+
+    upload = ChunkedUpload(folder=tmp_path / "incoming", max_bytes=5_000_000, accept=".zip")
+    payload = bytes(range(256)) * 10_000  # 2.56 MB: three pieces of 1 MiB
+    upload._on_message(upload, {"kind": "start", "name": "../corpus.zip", "size": len(payload)}, [])
+    pieces = [(offset, payload[offset:offset + upload.chunk_bytes]) for offset in range(0, len(payload), upload.chunk_bytes)]
+    assert len(pieces) == 3
+    for offset, piece in reversed(pieces):  # written by offset: the order of arrival does not matter
+        upload._on_message(upload, {"kind": "chunk", "offset": offset}, [memoryview(piece)])
+    assert upload.value == ()
+    upload._on_message(upload, {"kind": "end", "name": "../corpus.zip", "size": len(payload)}, [])
+    (received,) = upload.value
+    assert received["name"] == "corpus.zip" and received["size"] == len(payload)
+    assert Path(received["path"]).parent == tmp_path / "incoming" and Path(received["path"]).read_bytes() == payload
+    upload._on_message(upload, {"kind": "start", "name": "short.zip", "size": 10}, [])
+    upload._on_message(upload, {"kind": "chunk", "offset": 0}, [b"12345"])
+    upload._on_message(upload, {"kind": "end", "name": "short.zip", "size": 10}, [])
+    assert "arrived incomplete" in upload.status and len(upload.value) == 1
+    upload._on_message(upload, {"kind": "refused", "name": "huge.zip", "size": 9_000_000_000}, [])
+    assert "huge.zip is 9,000 MB: more than the 5 MB" in upload.status
+
+
+def test_a_zip_that_arrived_in_pieces_is_extracted_and_loaded(tiny_corpus, tmp_path):
+    content = _corpus_zip(tiny_corpus)
+    picker = DataPicker(Session(output=tmp_path / "wizard"))
+    picker.source.value = "zip"
+    received = tmp_path / "wizard" / "uploads" / "incoming" / "corpus.zip"
+    received.parent.mkdir(parents=True)
+    received.write_bytes(content)
+    picker.upload.value = ({"name": "corpus.zip", "size": len(content), "path": str(received)},)
+    assert "Loaded 12 utterances" in picker.status.value, picker.status.value
+    assert not received.exists()  # moved into the upload's own folder, not copied
+
+
 def test_zip_upload_larger_than_the_cap_is_refused(tmp_path):
     with pytest.raises(DataError):
         save_upload(_upload(_zip_with("big.bin", b"0" * 10_000)), tmp_path, max_bytes=5_000)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_wizard_normalises_its_data_with_the_domain_chosen_after_loading(tmp_path):
+    from autoasr.results.evaluation import evaluation_dataset
+
+    rows = [{"audio": str(write_audio(tmp_path / f"clip{i}.wav")), "text": f"Room {i % 10}{(i + 3) % 10}",
+             "speaker": f"s{i % 4}", "split": "test" if i >= 16 else "train"} for i in range(20)]
+    manifest = tmp_path / "rooms.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    app = build_app(data=str(manifest), minutes=0.25, output=tmp_path / "wizard")
+    assert "room 69" in app.session.test.texts  # loaded before a domain is chosen: the general normaliser
+    app.domain.domain.value = "digits"
+    assert app.run.start()
+    app.run.stop()
+    assert app.run.wait(timeout=120)
+    assert "room six nine" in app.session.test.texts and "room nine two" in app.session.train.texts
+    assert not any(ch.isdigit() for text in app.session.test.texts + app.session.train.texts for ch in text)
+    assert "Room 69" in {u.text for u in app.session.dataset} or "room 69" in app.session.dataset.texts  # kept
+    # evaluate() scores a Dataset against references normalised the same way
+    assert "room six nine" in evaluation_dataset(app.session.dataset, "digits").texts
 
 
 # ------------------------------------------------------------------ budget and domain
@@ -189,6 +249,8 @@ def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished
     assert run.error is None, run.error
     live = run.live
     assert live.events[0] == "search_start" and live.events[-1] == "search_end"
+    assert live.preparations and all(done == total for done, total in live.preparations.values())
+    assert live.preparation_row.layout.display == "flex"
     assert len(live.trials) >= 1 and all(t["status"] in ("ok", "pruned", "failed") for t in live.trials.values())
     assert live.table.value.count("<tr") == len(live.trials) + 1  # header + one row per trial
     assert "autoasr-best" in live.table.value
@@ -222,6 +284,34 @@ def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(
     outputs = app.transcribe.transcribe()
     assert [trial for trial, _ in outputs] == list(app.transcribe.models.value)
     assert "Reference:" in app.transcribe.results.value
+
+
+def test_the_wizard_writes_the_report_and_offers_report_model_zip_and_onnx_as_page_links(finished_app, tmp_path):
+    import base64
+    import re
+
+    from autoasr import ASRPredictor
+    from autoasr.export.runtime import load_exported
+
+    app = finished_app
+    predictor = app.session.predictor
+    assert (Path(predictor.path) / "report.html").is_file() and "report.html" in app.run.status.value
+    files = app.downloads.prepare()
+    assert set(files) == {"report", "model", "onnx"}, app.downloads.links.value
+    links = dict(re.findall(r"download='([^']+)' href='data:[^;]+;base64,([^']+)'", app.downloads.links.value))
+    assert set(links) == {path.name for path in files.values()}
+    for name, payload in links.items():  # what the browser saves is the file itself
+        (tmp_path / name).write_bytes(base64.b64decode(payload))
+    with zipfile.ZipFile(tmp_path / files["model"].name) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    reopened = ASRPredictor.load(tmp_path / "unzipped" / Path(predictor.path).name)
+    assert reopened.best_trial_id == predictor.best_trial_id and len(reopened.leaderboard()) == 1
+    clip = str(next(iter(app.session.test)).audio)
+    assert reopened.transcribe([clip]) == predictor.transcribe([clip])
+    assert isinstance(load_exported(tmp_path / "model.onnx").transcribe([clip])[0], str)
+    assert "<h2>Leaderboard</h2>" in (tmp_path / "report.html").read_text()
+    app.session.set_predictor(predictor)  # a new best model makes the links stale
+    assert app.downloads.links.value == "" and not app.downloads.files
 
 
 def test_latency_limit_button_makes_the_best_model_within_it_the_one_every_step_uses(finished_app):
@@ -282,6 +372,32 @@ def test_live_progress_draws_callbacks_it_receives():
     assert "best <b>001 crnn</b>" in progress.headline.value
 
 
+def test_live_progress_shows_feature_preparation_before_the_search():
+    progress = LiveProgress()
+    assert progress.preparation_row.layout.display == "none"
+    progress.on_preparation("logmel features of demo:train", 0, 400)
+    assert progress.preparation_row.layout.display == "flex"
+    assert progress.preparation_text.value == "logmel features of demo:train: 0 of 400 clips"
+    progress.on_preparation("logmel features of demo:train", 150, 400)
+    assert (progress.preparation.value, progress.preparation.max) == (150, 400)
+    assert progress.preparation.bar_style == "info"
+    progress.on_preparation("logmel features of demo:train", 400, 400)
+    assert progress.preparation.bar_style == "success" and "400 clips ready" in progress.preparation_text.value
+    progress.reset()
+    assert progress.preparation_row.layout.display == "none" and not progress.preparations
+
+
+def test_print_progress_prints_the_first_and_last_preparation_line_and_few_between():
+    printed = io.StringIO()
+    printer = PrintProgress(printed)
+    printer.on_preparation("mfcc features of x", 0, 500)
+    for done in range(50, 500, 50):  # quicker than the repeat interval: none of these is printed
+        printer.on_preparation("mfcc features of x", done, 500)
+    printer.on_preparation("mfcc features of x", 500, 500)
+    assert printed.getvalue().splitlines() == ["preparing mfcc features of x: 500 clips",
+                                               "prepared mfcc features of x: 500 clips"]
+
+
 # ------------------------------------------------------------------ results, pure parts
 
 
@@ -326,6 +442,36 @@ def test_leaderboard_table_sorts_and_highlights_the_best():
     assert by_time.index(">★ 002<") < by_time.index(">001<")
 
 
+def test_a_trial_that_never_emitted_a_word_is_marked_learned_nothing_with_a_reason():
+    row = {"trial_id": "004", "model": "conformer", "size": "medium", "val_wer": 1.0, "val_cer": 1.0, "status": "ok",
+           "epochs": 2, "parameters": 9000, "train_seconds": 14.2, "stop_reason": "deadline", "config": {},
+           "start_time": 4}
+    learner = dict(row, trial_id="005", val_wer=0.3, val_cer=0.1)
+    html = leaderboard_html(pandas.DataFrame([learner, row]), best_trial_id="005")
+    nothing_row = html[html.index(">004<"):]
+    assert ">learned nothing</span>" in nothing_row and "#e65100" in nothing_row
+    assert "did not learn to emit words within its 14 s" in nothing_row
+    assert html.count(">learned nothing</span>") == 1  # the trial that learned keeps its "ok"
+    garbled = dict(row, val_cer=0.6)  # writes letters, no word right yet: still a learner, not "nothing"
+    assert ">learned nothing<" not in leaderboard_html(pandas.DataFrame([garbled]))
+    progress = LiveProgress()
+    progress.on_trial_start("004", {"model": "conformer", "size": "medium"})
+    progress.on_trial_end({**row, "start_time": 100.0, "end_time": 115.0})
+    assert ">learned nothing</span>" in progress.table.value and "within its 14 s" in progress.table.value
+
+
+def test_the_wizard_carries_the_glossary_with_every_term_the_issue_names(tmp_path):
+    from widgets.glossary import glossary_terms
+
+    terms = {term.lower() for term in glossary_terms()}
+    assert {"wer", "cer", "epoch", "tuning set", "pruned", "plateau", "deadline", "presets", "rtf", "size",
+            "learned nothing"} <= terms
+    app = build_app(output=tmp_path)
+    assert app.widget.children[1] is app.glossary and app.glossary.selected_index is None  # collapsed
+    page = app.glossary.children[0].value
+    assert "<dt><b>Tuning set</b></dt>" in page and "Word error rate" in page
+
+
 def test_autoasr_never_imports_the_widgets():
     sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").rglob("*.py"))
     assert "ipywidgets" not in sources and "from widgets" not in sources and "import widgets" not in sources
@@ -334,3 +480,14 @@ def test_autoasr_never_imports_the_widgets():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
 
+
+
+def test_a_phone_voice_memo_uploaded_to_the_transcribe_panel_is_transcribed(finished_app, tmp_path):
+    panel = finished_app.transcribe
+    assert ".m4a" in panel.upload.accept and ".webm" in panel.upload.accept
+    encode_tone(tmp_path / "memo.m4a", "aac", 44100, seconds=0.6)
+    panel.upload.value = ({"name": "memo.m4a", "content": (tmp_path / "memo.m4a").read_bytes()},)
+    assert panel.clip.value.endswith("memo.m4a")
+    assert panel.player.children[0].format == "mp4"
+    outputs = panel.transcribe()
+    assert outputs and not any(text.startswith("(failed") for _, text in outputs), outputs

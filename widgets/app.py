@@ -15,7 +15,9 @@ from widgets.budget_picker import BudgetPicker
 from widgets.compare import ComparePanel
 from widgets.data_picker import SUGGESTED_DOMAIN, DataPicker
 from widgets.domain_picker import DomainPicker
+from widgets.downloads import DownloadsPanel
 from widgets.error_explorer import ErrorExplorer
+from widgets.glossary import glossary_widget
 from widgets.leaderboard import LeaderboardPanel
 from widgets.run_panel import RunPanel
 from widgets.session import Session
@@ -44,6 +46,7 @@ class WizardApp:
         self.transcribe = TranscribePanel(self.session)
         # recorded takes become the data; the budget step comes next
         self.voice = VoicePanel(self.session, on_use=lambda dataset: setattr(self.tabs, "selected_index", 1))
+        self.downloads = DownloadsPanel(self.session)
         self._domain_chosen = domain is not None
         self.session.on("data", self._on_data)
         self.session.on("results", self._on_results)
@@ -58,7 +61,7 @@ class WizardApp:
             ui.VBox([self.data.widget, next_buttons[0]]),
             ui.VBox([self.budget.widget, self.domain.widget, next_buttons[1]]),
             self.run.widget,
-            ui.VBox([self.leaderboard.widget, self.compare.widget]),
+            ui.VBox([self.leaderboard.widget, self.compare.widget, self.downloads.widget]),
             self.errors.widget,
             self.transcribe.widget,
             self.voice.widget,
@@ -67,7 +70,8 @@ class WizardApp:
         header = ui.HTML(CSS + "<h2 style='margin:4px 0'>autoasr — train and compare speech recognisers</h2>"
                          + note("Three decisions: <b>data</b>, <b>time budget</b>, <b>domain</b>. Then press "
                                 "<b>Start</b> in step 3 and watch the models race."))
-        self.widget = ui.VBox([header, self.tabs], layout=ui.Layout(max_width="1150px"))
+        self.glossary = glossary_widget()
+        self.widget = ui.VBox([header, self.glossary, self.tabs], layout=ui.Layout(max_width="1150px"))
         if data is not None and load:
             self.data.load()
 

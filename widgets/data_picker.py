@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from autoasr import DataError, Dataset, load_dataset
 from autoasr.data.archives import safe_extract
 from autoasr.data.layouts import LAYOUTS, detect_layout
+from widgets.chunked_upload import ChunkedUpload
 from widgets.session import Session
 from widgets.style import escape, message, note, table
 
@@ -57,15 +58,19 @@ def save_upload(upload: dict, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -
     reuses it. Extraction goes through :func:`autoasr.data.archives.safe_extract`: entries with absolute
     paths, ``..`` or links, and more than ``max_bytes`` once extracted, refuse the whole archive.
     """
-    content = bytes(upload["content"])
     name = Path(upload["name"]).name or "upload.zip"
-    digest = hashlib.sha256(content).hexdigest()[:10]
+    received = Path(upload["path"]) if upload.get("path") else None  # a ChunkedUpload already wrote it to disk
+    content = None if received else bytes(upload["content"])
+    digest = (_file_digest(received) if received else hashlib.sha256(content).hexdigest())[:10]
     own_folder = folder / f"{Path(name).stem}-{digest}"
     extracted = own_folder / "extracted"
     if not (own_folder / _EXTRACTED_MARKER).is_file():
         shutil.rmtree(own_folder, ignore_errors=True)
         own_folder.mkdir(parents=True)
-        (own_folder / name).write_bytes(content)
+        if received:
+            shutil.move(received, own_folder / name)
+        else:
+            (own_folder / name).write_bytes(content)
         try:
             safe_extract(own_folder / name, extracted, max_total_bytes=max_bytes)
         except Exception:
@@ -73,6 +78,14 @@ def save_upload(upload: dict, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -
             raise
         (own_folder / _EXTRACTED_MARKER).write_text(name)
     return find_corpus_root(extracted)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def duration_histogram(dataset: Dataset) -> go.Figure:
@@ -124,7 +137,8 @@ class DataPicker:
         self.source = ui.RadioButtons(options=SOURCES, value="demo", layout=ui.Layout(width="auto"))
         self.path = ui.Text(placeholder="path to manifest.csv / .jsonl or a corpus folder",
                             layout=ui.Layout(width="560px"), description="Path")
-        self.upload = ui.FileUpload(accept=".zip", multiple=False, description="Choose zip")
+        # sent in pieces: ipywidgets' FileUpload loses anything over the 10 MiB websocket limit without a word
+        self.upload = ChunkedUpload(accept=".zip", max_bytes=MAX_UPLOAD_BYTES, folder=self.upload_folder / "incoming")
         self.load_button = ui.Button(description="Load data", button_style="primary", icon="folder-open")
         self.status = ui.HTML()
         self.summary = ui.HTML()
@@ -169,9 +183,11 @@ class DataPicker:
             self.options.children = [self.path]
         elif source == "zip":
             self.options.children = [self.upload, ui.HTML(note(
-                f"The zip is saved and extracted in a folder of its own under <code>{escape(self.upload_folder)}</code>; "
+                f"Up to {MAX_UPLOAD_BYTES / 1e9:.0f} GB; the page sends it in 1 MB pieces and shows how far it got "
+                "(a few hundred MB take minutes; a larger corpus is better given by its path on this machine). The zip "
+                f"is saved and extracted in a folder of its own under <code>{escape(self.upload_folder)}</code>; "
                 "entries with absolute paths, <code>..</code> or links are refused, and so is more than "
-                f"{MAX_UPLOAD_BYTES / 1e9:.0f} GB."))]
+                f"{MAX_UPLOAD_BYTES / 1e9:.0f} GB once extracted."))]
         else:
             self.options.children = []
 

@@ -17,7 +17,9 @@ import pandas
 from widgets.session import Session
 from widgets.style import escape, note, percent, table
 
-AUDIO_FORMATS = {".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".mp3": "mp3"}
+# ui.Audio's format becomes the MIME subtype (audio/<format>) the browser plays it as.
+AUDIO_FORMATS = {".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".oga": "ogg", ".opus": "ogg", ".mp3": "mpeg",
+                 ".m4a": "mp4", ".mp4": "mp4", ".aac": "aac", ".webm": "webm"}
 
 
 def aligned_words(reference: str, hypothesis: str) -> list[tuple[str, str | None, str | None]]:

@@ -25,6 +25,28 @@ def _text(value) -> str:
     return escape(value) if isinstance(value, str) else ""
 
 
+# A CTC model first learns to emit only blanks: the WER of a trial stuck there is exactly 100 % and its CER
+# near 100 % (the same test autoasr.training.progress uses for "still blank").
+NOTHING_WER = 0.999
+NOTHING_CER = 0.95
+
+
+def trial_status(status: str, val_wer, val_cer, seconds) -> tuple[str, str]:
+    """The status a learner sees and why: a finished trial that never emitted a word is "learned nothing"."""
+    try:
+        wer, cer = float(val_wer), float(val_cer)
+    except (TypeError, ValueError):
+        return status, ""
+    if status in ("ok", "pruned") and wer >= NOTHING_WER and cer >= NOTHING_CER:
+        try:
+            within = f" within its {float(seconds):.0f} s"
+        except (TypeError, ValueError):
+            within = ""
+        return "learned nothing", (f"did not learn to emit words{within}: it still writes nothing. "
+                                   "A larger budget or a smaller model gets past this stage.")
+    return status, ""
+
+
 def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascending: bool = True,
                      best_trial_id: str | None = None) -> str:
     """The leaderboard as an HTML table (class ``autoasr-leaderboard``), best trial highlighted."""
@@ -40,11 +62,13 @@ def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascendin
         settings = ", ".join(f"{key}={config[key]:.3g}" if isinstance(config.get(key), float) else f"{key}={config[key]}"
                              for key in CONFIG_SHOWN if key in config)
         is_best = row["trial_id"] == best_trial_id
+        status, reason = trial_status(str(row["status"]), row["val_wer"], row["val_cer"], row["train_seconds"])
         rows.append([
             ("★ " if is_best else "") + escape(row["trial_id"]), escape(row["model"]), escape(row["size"]),
-            percent(row["val_wer"]), percent(row["val_cer"]), badge(str(row["status"])), _text(row.get("decoder")),
+            percent(row["val_wer"]), percent(row["val_cer"]), badge(status, reason), _text(row.get("decoder")),
             _number(row.get("latency_ms"), 1), _number(row.get("size_mb"), 2), _number(row["epochs"]),
-            _number(row["parameters"]), _number(row["train_seconds"], 1), escape(row["stop_reason"]), escape(settings),
+            _number(row["parameters"]), _number(row["train_seconds"], 1), escape(reason or row["stop_reason"]),
+            escape(settings),
         ])
         classes.append("autoasr-best" if is_best else "")
     return table(["trial", "model", "size", "val WER", "val CER", "status", "decoder", "latency ms", "size MB",
@@ -74,7 +98,10 @@ class LeaderboardPanel:
             ui.HTML(note("One row per trial. <b>val WER</b> is the word error rate on the tuning clips: the share of "
                          "reference words that were substituted, deleted or inserted. The highlighted row (★) is the "
                          "model <code>transcribe</code> uses by default. <b>latency ms</b> is the time to transcribe "
-                         "one typical tuning clip on one CPU thread; <b>size MB</b> the weights on disk.")),
+                         "one typical tuning clip on one CPU thread; <b>size</b> is the scale of the network "
+                         "(tiny, small, medium), <b>size MB</b> its weights on disk. <b>learned nothing</b> marks a "
+                         "trial that never wrote a word in its time (100 % WER); <b>ended by</b> says why a trial "
+                         "stopped (plateau, pruned, deadline: see the glossary at the top).")),
             ui.HBox([self.sort_by, self.ascending]), self.table,
             ui.HBox([self.latency_limit, self.pick]), self.pick_message])
         if session.predictor is not None:  # built around finished results (a notebook)

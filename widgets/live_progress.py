@@ -1,4 +1,4 @@
-"""The search, live: a budget bar, a table of trials and learning curves, fed only by fit callbacks.
+"""The search, live: a data-preparation bar, a budget bar, a table of trials and learning curves, fed only by fit callbacks.
 
 >>> progress = LiveProgress()
 >>> display(progress)                                                      # doctest: +SKIP
@@ -16,6 +16,7 @@ import ipywidgets as ui
 import plotly.graph_objects as go
 
 from autoasr.core.callbacks import FitCallback
+from widgets.leaderboard import trial_status
 from widgets.style import badge, escape, percent, table
 
 TICK_SECONDS = 1.0
@@ -38,6 +39,13 @@ class LiveProgress(FitCallback):
         self.progress = ui.FloatProgress(value=0, min=0, max=1, description="Budget", bar_style="info",
                                          layout=ui.Layout(width="480px"))
         self.progress_text = ui.Label()
+        # Features are computed before the search starts (a minute on a big corpus): without this bar the
+        # page shows nothing in that time and a learner thinks it hung. Hidden until preparation begins.
+        self.preparation = ui.IntProgress(value=0, min=0, max=1, description="Preparing", bar_style="info",
+                                          layout=ui.Layout(width="480px"))
+        self.preparation_text = ui.Label()
+        self.preparation_row = ui.HBox([self.preparation, self.preparation_text], layout=ui.Layout(display="none"))
+        self.preparations: dict[str, tuple[int, int]] = {}
         self.headline = ui.HTML()
         self.table = ui.HTML()
         self.figure = go.FigureWidget(layout=_curves_layout())
@@ -49,7 +57,8 @@ class LiveProgress(FitCallback):
         self._started: float | None = None
         self._time_limit = 1.0
         self._finished = threading.Event()
-        self.widget = ui.VBox([ui.HBox([self.progress, self.progress_text]), self.headline, self.table, self.figure])
+        self.widget = ui.VBox([self.preparation_row, ui.HBox([self.progress, self.progress_text]), self.headline,
+                               self.table, self.figure])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -70,6 +79,8 @@ class LiveProgress(FitCallback):
             self.progress.value = 0
             self.progress.bar_style = "info"
             self.progress_text.value = ""
+            self.preparations.clear()
+            self.preparation_row.layout.display = "none"
             self._started = None
             self._finished.clear()
 
@@ -79,6 +90,16 @@ class LiveProgress(FitCallback):
         return min(finished, key=lambda t: t["best_val_wer"]) if finished else None
 
     # ------------------------------------------------------------------ callbacks
+
+    def on_preparation(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self.preparations[stage] = (done, total)
+            self.preparation_row.layout.display = "flex"
+            self.preparation.max = max(total, 1)
+            self.preparation.value = done
+            self.preparation.bar_style = "success" if done >= total else "info"
+            self.preparation_text.value = (f"{stage}: {total} clips ready" if done >= total
+                                           else f"{stage}: {done} of {total} clips")
 
     def on_search_start(self, info: dict) -> None:
         self._started = time.time()
@@ -135,7 +156,8 @@ class LiveProgress(FitCallback):
             row.update(status=status, model=trial.get("model"), size=trial.get("size"),
                        epoch=trial.get("epochs") or row.get("epoch", 0), stop_reason=trial.get("stop_reason"),
                        seconds=(trial.get("end_time") or time.time()) - (trial.get("start_time") or row["started"]),
-                       error=trial.get("error"))
+                       error=trial.get("error"), val_cer=trial.get("val_cer"),
+                       train_seconds=trial.get("train_seconds"))
             if status != "failed" and trial.get("val_wer") == trial.get("val_wer"):  # not NaN
                 row["best_val_wer"] = trial.get("val_wer")
             self._render_table()
@@ -172,11 +194,15 @@ class LiveProgress(FitCallback):
         rows, classes = [], []
         for trial in self.trials.values():
             config = trial.get("config") or {}
+            status, reason = trial.get("status", ""), ""
+            if status != "running":
+                status, reason = trial_status(status, trial.get("best_val_wer"), trial.get("val_cer"),
+                                              trial.get("train_seconds") or trial.get("seconds"))
             rows.append([
                 escape(trial["trial_id"]), escape(trial.get("model")), escape(trial.get("size")),
                 escape(f"{config['learning_rate']:.2g}" if isinstance(config.get("learning_rate"), float) else ""),
                 escape(config.get("batch_size", "")), escape(config.get("frontend", "")),
-                badge(trial.get("status", "")), escape(trial.get("epoch", "")),
+                badge(status, reason), escape(trial.get("epoch", "")),
                 percent(trial.get("val_wer")), percent(trial.get("best_val_wer")), f"{trial.get('seconds', 0):.0f}",
             ])
             classes.append("autoasr-best" if best is not None and trial is best else "")

@@ -6,6 +6,7 @@ from typing import Callable
 
 import ipywidgets as ui
 
+from autoasr.export.bundle import write_run_report
 from widgets.domain_picker import domain_for_run
 from widgets.live_progress import LiveProgress
 from widgets.session import Session
@@ -59,6 +60,7 @@ class RunPanel:
                                           domain=domain_for_run(self.session.domain, self.session.custom_vocabulary))
         except (TypeError, ValueError):
             self.predictor = ASRPredictor(path=path, domain=self.session.domain, verbosity=0)
+        self.session.normalize_for_run(self.predictor.domain_spec.normalizer)
         self.start_button.disabled = True
         self.stop_button.disabled = False
         self.status.value = message(f"Running for up to {self.session.time_limit:.0f} s with presets "
@@ -77,10 +79,15 @@ class RunPanel:
         else:
             stopped = predictor.fit_summary.get("stopped_by_user")
             best = predictor.leaderboard().iloc[0]
+            try:  # every wizard run leaves its report beside the model; a failed report never costs the model
+                report = write_run_report(predictor)
+                report_note = f" with its report <code>{escape(report.name)}</code> (download it in step 4)"
+            except Exception as error:
+                report_note = f" (the report could not be written: {escape(type(error).__name__)}: {escape(error)})"
             self.status.value = (message("Stopped by you; the best model so far is kept. " if stopped else "Finished. ")
                                  + f"Best trial <b>{escape(best['trial_id'])}</b> ({escape(best['model'])}, "
                                  f"{escape(best['size'])}), validation WER <b>{percent(best['val_wer'])}</b>. "
-                                 f"Saved in <code>{escape(predictor.path)}</code>.")
+                                 f"Saved in <code>{escape(predictor.path)}</code>{report_note}.")
             self.session.set_predictor(predictor)
         finally:
             self.start_button.disabled = False

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from autoasr import DataError, Dataset
-from autoasr.data.split import split_tuning
+from autoasr.data.split import as_dataset, split_tuning
 
 TEST_FRACTION = 0.2
 
@@ -86,6 +86,16 @@ class Session:
         self.dataset, self.source = dataset, source
         self.train, self.test = split_for_evaluation(dataset)
         self.emit("data", dataset)
+
+    def normalize_for_run(self, normalizer: str) -> None:
+        """Re-derive train and test from the loaded data with the run's normaliser.
+
+        The data is loaded before the domain is chosen; without this the test references (what the error
+        explorer and the transcribe panel compare with) would keep "42" where a digits model writes "four two".
+        The loaded dataset stays as it was, so choosing another domain later starts from the original text.
+        """
+        if self.dataset is not None:
+            self.train, self.test = split_for_evaluation(as_dataset(self.dataset, normalizer))
 
     def set_predictor(self, predictor) -> None:
         with self._lock:

@@ -27,16 +27,18 @@ CSS = """
 """
 
 STATUS_COLOURS = {"running": "#1565c0", "ok": "#2e7d32", "failed": "#b00020", "pruned": "#8d6e63",
-                  "stopped": "#6a1b9a"}
+                  "stopped": "#6a1b9a", "learned nothing": "#e65100"}
 
 
 def escape(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def badge(status: str) -> str:
+def badge(status: str, reason: str = "") -> str:
+    """A coloured status label; ``reason`` becomes its tooltip."""
     colour = STATUS_COLOURS.get(status, "#555")
-    return f"<span class='autoasr-badge' style='background:{colour}'>{escape(status)}</span>"
+    title = f" title='{escape(reason)}'" if reason else ""
+    return f"<span class='autoasr-badge' style='background:{colour}'{title}>{escape(status)}</span>"
 
 
 def note(text: str) -> str:

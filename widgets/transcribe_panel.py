@@ -2,25 +2,35 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import ipywidgets as ui
 
+from autoasr.data.audio import AUDIO_EXTENSIONS
+from widgets.chunked_upload import ChunkedUpload
 from widgets.error_explorer import audio_widget
 from widgets.session import Session
 from widgets.style import escape, message, note, percent, table
 
+MAX_CLIP_BYTES = 200 * 10**6  # a recording of an hour or so; longer ones are better given by path
 MODELS_PRESELECTED = 3
 CLIPS_LISTED = 200
 
 
 def save_uploaded_clip(upload: dict, folder: Path) -> Path:
-    """Write an uploaded audio file under ``folder`` (named by its content, so re-uploads are no-ops)."""
-    content = bytes(upload["content"])
+    """Write an uploaded audio file under ``folder`` (named by its content, so re-uploads are no-ops).
+
+    ``upload`` holds the bytes (``content``) or, from a :class:`ChunkedUpload`, the file it wrote (``path``).
+    """
     name = Path(upload["name"]).name or "clip.wav"
+    received = Path(upload["path"]) if upload.get("path") else None
+    content = received.read_bytes() if received else bytes(upload["content"])
     path = folder / f"{hashlib.sha256(content).hexdigest()[:10]}-{name}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+    if received and not path.exists():
+        shutil.move(received, path)
+    elif not path.exists():
         path.write_bytes(content)
     return path
 
@@ -31,7 +41,8 @@ class TranscribePanel:
     def __init__(self, session: Session):
         self.session = session
         self.clip = ui.Dropdown(description="Test clip", options=[], layout=ui.Layout(width="520px"))
-        self.upload = ui.FileUpload(accept=".wav,.flac,.ogg", multiple=False, description="Upload a clip")
+        self.upload = ChunkedUpload(accept=",".join(AUDIO_EXTENSIONS), max_bytes=MAX_CLIP_BYTES,
+                                    folder=session.output / "uploads" / "incoming")
         self.models = ui.SelectMultiple(description="Models", options=[], rows=5, layout=ui.Layout(width="520px"))
         self.transcribe_button = ui.Button(description="Transcribe", button_style="primary", icon="comment")
         self.player = ui.Box()
@@ -44,8 +55,8 @@ class TranscribePanel:
         session.on("data", lambda dataset: self._fill_clips())
         self.widget = ui.VBox([
             ui.HTML("<h3>Transcribe</h3>"),
-            ui.HTML(note("Pick a clip the models never heard (from the test set) or upload your own (WAV/FLAC/OGG, "
-                         "any sample rate), choose models, and compare what each one writes.")),
+            ui.HTML(note("Pick a clip the models never heard (from the test set) or upload your own (WAV, FLAC, OGG, MP3, "
+                         "a phone's M4A voice memo or a browser's WebM recording; any sample rate; up to 200 MB), choose models, and compare what each one writes.")),
             ui.HBox([self.clip, self.upload]), self.player, self.models, self.transcribe_button, self.results])
         if session.test is not None:
             self._fill_clips()

@@ -9,6 +9,10 @@ Subclass :class:`FitCallback` and override what you need; every method has a no-
 from __future__ import annotations
 
 import sys
+import time
+
+# PrintProgress repeats a preparation line at most this often, so a long corpus prints a few lines, not hundreds.
+PREPARATION_PRINT_SECONDS = 10.0
 
 
 class FitCallback:
@@ -38,9 +42,23 @@ class PrintProgress(FitCallback):
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
+        self._last_preparation_line = 0.0
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
+
+    def on_preparation(self, stage, done, total):
+        # the first and the last line of a stage always; in between only every few seconds
+        now = time.monotonic()
+        if 0 < done < total and now - self._last_preparation_line < PREPARATION_PRINT_SECONDS:
+            return
+        self._last_preparation_line = now
+        if done == 0:
+            self._print(f"preparing {stage}: {total} clips")
+        elif done < total:
+            self._print(f"preparing {stage}: {done}/{total} clips ({done / total:.0%})")
+        else:
+            self._print(f"prepared {stage}: {total} clips")
 
     def on_search_start(self, info):
         self._print(f"search: {info['num_train']} training and {info['num_tuning']} tuning utterances, "

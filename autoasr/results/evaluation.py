@@ -7,12 +7,15 @@ from typing import Callable
 from autoasr.core.metrics import error_rates
 from autoasr.data.dataset import Dataset
 from autoasr.data.load import load_dataset
+from autoasr.data.split import as_dataset
 
 
 def evaluation_dataset(data, normalizer: str) -> Dataset:
-    """A Dataset as given, or one read from a path — its ``test`` split when it has one."""
+    """A Dataset with its references normalised as the domain scores them (one loaded with another
+    normaliser keeps "42" where the model writes "four two"), or one read from a path — its ``test``
+    split when it has one."""
     if isinstance(data, Dataset):
-        return data
+        return as_dataset(data, normalizer)
     dataset = load_dataset(data, domain=normalizer)
     if any(u.split == "test" for u in dataset):
         dataset = dataset.with_split("test")

@@ -45,7 +45,8 @@ def search_race(history: pandas.DataFrame) -> go.Figure:
 
 def wer_vs_training_time(leaderboard: pandas.DataFrame) -> go.Figure:
     """Each finished trial as a point: training seconds against validation WER, sized by parameters."""
-    finished = leaderboard[leaderboard["status"] == "ok"]
+    # a trial cut off mid-way (an interrupted run, reopened) has a model but no measured time or size
+    finished = leaderboard[leaderboard["status"] == "ok"].dropna(subset=["train_seconds", "parameters"])
     figure = px.scatter(finished, x="train_seconds", y="val_wer", color="model", size="parameters",
                         hover_data=["trial_id", "size", "epochs"], size_max=30,
                         title="Validation WER against training time",

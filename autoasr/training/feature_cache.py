@@ -65,6 +65,8 @@ def compute_features(
             frames = stored["frames"].float()
             features = [frames[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
             if len(features) == len(dataset):
+                if on_progress is not None:  # a cached stage is still reported, so a UI never skips a step
+                    on_progress(len(features), len(features))
                 return FeatureSet(features, time.perf_counter() - started, from_cache=True)
         except Exception:
             pass  # a damaged cache file is rebuilt below
@@ -72,6 +74,8 @@ def compute_features(
     features = []
     with torch.inference_mode():
         total = len(dataset.utterances)
+        if on_progress is not None and total:  # said at once, so a UI shows the step before the first clip is read
+            on_progress(0, total)
         for done, utterance in enumerate(tqdm(dataset.utterances, desc=f"features {dataset.name}",
                                               disable=not progress, leave=False), 1):
             samples = torch.from_numpy(read_audio(utterance.audio, config.sample_rate))
