@@ -31,7 +31,7 @@ from autoasr.data.split import prepare_splits
 from autoasr.domains.expand import expand_training_set
 from autoasr.domains.presets import apply_search_overrides, get_domain
 from autoasr.inference.model import TrainedModel
-from autoasr.models.wav2vec2 import available_pretrained_encoders
+from autoasr.models.encoder_sources import available_pretrained_encoders
 from autoasr.results.evaluation import evaluation_dataset, score
 from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
@@ -97,9 +97,11 @@ class ASRPredictor:
         Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
-        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a wav2vec2 checkpoint, a folder of
-        them or a list; default: ``$AUTOASR_PRETRAINED``) adds fine-tuned pretrained encoders to the search;
-        without one the search goes on with the other families and ``on_search_start`` says why.
+        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id such as
+        ``openai/whisper-tiny.en`` or its folder, a wav2vec2 checkpoint, a folder of them or a list; default:
+        ``$AUTOASR_PRETRAINED``, else a Whisper model in the local Hugging Face cache) adds pretrained encoders
+        to the search, a Whisper encoder's CTC heads first; without one the search goes on with the other
+        families and ``on_search_start`` says why.
 
         Every finished trial is timed on a typical tuning utterance (``latency_ms`` on one CPU thread,
         ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is

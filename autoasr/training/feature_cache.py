@@ -69,17 +69,50 @@ def compute_features(
         except Exception:
             pass  # a damaged cache file is rebuilt below
     frontend = Frontend(config)
-    features = []
-    with torch.inference_mode():
-        total = len(dataset.utterances)
-        for done, utterance in enumerate(tqdm(dataset.utterances, desc=f"features {dataset.name}",
-                                              disable=not progress, leave=False), 1):
-            samples = torch.from_numpy(read_audio(utterance.audio, config.sample_rate))
-            features.append(frontend(samples).contiguous())
-            if on_progress is not None and (done % 50 == 0 or done == total):
-                on_progress(done, total)
+    if config.kind == "whisper":
+        features = _encode_in_batches(dataset, frontend, progress, on_progress)
+    else:
+        features = []
+        with torch.inference_mode():
+            total = len(dataset.utterances)
+            for done, utterance in enumerate(tqdm(dataset.utterances, desc=f"features {dataset.name}",
+                                                  disable=not progress, leave=False), 1):
+                samples = torch.from_numpy(read_audio(utterance.audio, config.sample_rate))
+                features.append(frontend(samples).contiguous())
+                if on_progress is not None and (done % 50 == 0 or done == total):
+                    on_progress(done, total)
     _write_cache(cache_file, features)
     return FeatureSet(features, time.perf_counter() - started, from_cache=False)
+
+
+ENCODER_CHUNK, ENCODER_BATCH = 256, 32
+
+
+def _encode_in_batches(dataset: Dataset, frontend: Frontend, progress: bool,
+                       on_progress: Callable[[int, int], None] | None) -> list[torch.Tensor]:
+    """A pretrained encoder's outputs, clips of equal length encoded together (each still at its own length:
+    no padding, which the encoder's attention would see). Recorded corpora often cut every clip to the same
+    length (Speech Commands: 1 s), where batches make the encoder several times faster on a CPU."""
+    utterances = dataset.utterances
+    features: list[torch.Tensor | None] = [None] * len(utterances)
+    bar = tqdm(total=len(utterances), desc=f"encoder {dataset.name}", disable=not progress, leave=False)
+    for start in range(0, len(utterances), ENCODER_CHUNK):
+        chunk = {start + i: torch.from_numpy(read_audio(u.audio, frontend.config.sample_rate))
+                 for i, u in enumerate(utterances[start:start + ENCODER_CHUNK])}
+        by_length: dict[int, list[int]] = {}
+        for index, samples in chunk.items():
+            by_length.setdefault(len(samples), []).append(index)
+        for indexes in by_length.values():
+            for first in range(0, len(indexes), ENCODER_BATCH):
+                batch = indexes[first:first + ENCODER_BATCH]
+                encoded = frontend(torch.stack([chunk[i] for i in batch]))
+                for i, vectors in zip(batch, encoded):
+                    features[i] = vectors.contiguous()
+        bar.update(len(chunk))
+        if on_progress is not None:
+            on_progress(min(start + ENCODER_CHUNK, len(utterances)), len(utterances))
+    bar.close()
+    return features
 
 
 def _write_cache(cache_file: Path, features: list[torch.Tensor]) -> None:
