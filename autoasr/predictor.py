@@ -43,6 +43,9 @@ from autoasr.search.presets import Preset, describe_space, first_frontend, get_p
 from autoasr.search.run import SearchRun, SearchSettings
 from autoasr.training.tensors import FeatureStore
 
+# the share of a time limit a pretrained encoder may spend encoding training clips before the search starts
+ENCODER_SHARE = 0.4
+
 
 class FitError(RuntimeError):
     """``fit`` could not produce any model (the message says why and what to change)."""
@@ -120,6 +123,8 @@ class ASRPredictor:
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)
+        torch.set_num_threads(training_threads())  # a pretrained encoder's pass suffers from busy cores like training
+        features.encoder_deadline = started + ENCODER_SHARE * float(time_limit)
         features(first_frontend(preset))  # the first trial's features count as data preparation time
         self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks)
 

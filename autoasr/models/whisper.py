@@ -26,8 +26,9 @@ MEL_HOP = 160  # Whisper's log-mel: 25 ms windows every 10 ms
 WHISPER_HOP = 2 * MEL_HOP  # the encoder's second convolution halves the frame rate: 50 vectors a second
 WINDOW_MEL_FRAMES = 3000  # the encoder's positional embeddings cover 30 s; longer clips are encoded in windows
 # head sizes under the search's size names, so a sampled size means the same thing in every family
-HEAD_SIZES = {"tiny": {"hidden": 0, "layers": 0}, "small": {"hidden": 256, "layers": 1},
-              "medium": {"hidden": 384, "layers": 2}}
+HEAD_SIZES = {"tiny": {"hidden": 0, "layers": 0, "recurrent": False},
+              "small": {"hidden": 256, "layers": 1, "recurrent": False},
+              "medium": {"hidden": 128, "layers": 1, "recurrent": True}}
 
 
 class WhisperUnavailable(ValueError):
@@ -159,7 +160,8 @@ class WhisperEncoderFrontend(nn.Module):
 
 
 class WhisperCTCHead(nn.Module):
-    """A CTC head over frozen encoder vectors: linear (``tiny``) or 1-3 convolutions then linear.
+    """A CTC head over frozen encoder vectors: linear (``tiny``), a convolution then linear (``small``) or a
+    bidirectional GRU then linear (``medium``: the whole clip as context, for word-level spelling).
 
     (features (batch, frames, d_model), lengths) -> (log-probs (batch, frames, vocabulary), lengths):
     the frame rate stays 50 a second, enough for CTC on words (a character needs one frame).
@@ -172,16 +174,26 @@ class WhisperCTCHead(nn.Module):
         hidden, layers = HEAD_SIZES[size]["hidden"], HEAD_SIZES[size]["layers"]
         self.norm = nn.LayerNorm(num_features)
         blocks, width = [], num_features
-        for _ in range(layers):  # a little context across neighbouring frames, kept the same length
-            blocks += [nn.Conv1d(width, hidden, kernel_size=3, padding=1), nn.GELU(), nn.Dropout(dropout)]
-            width = hidden
+        self.recurrent = None
+        if HEAD_SIZES[size]["recurrent"]:
+            self.recurrent = nn.GRU(num_features, hidden, num_layers=layers, batch_first=True, bidirectional=True)
+            width = 2 * hidden
+        else:
+            for _ in range(layers):  # a little context across neighbouring frames, kept the same length
+                blocks += [nn.Conv1d(width, hidden, kernel_size=3, padding=1), nn.GELU(), nn.Dropout(dropout)]
+                width = hidden
         self.convolutions = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(width, vocabulary_size)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.dropout(self.norm(features))
-        if len(self.convolutions):
+        if self.recurrent is not None:
+            packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            hidden, _ = self.recurrent(packed)
+            hidden, _ = nn.utils.rnn.pad_packed_sequence(hidden, batch_first=True, total_length=features.shape[1])
+            hidden = self.dropout(hidden)
+        elif len(self.convolutions):
             hidden = self.convolutions(hidden.transpose(1, 2)).transpose(1, 2)
         return self.output(hidden).log_softmax(dim=-1), lengths.clamp(min=1)
 

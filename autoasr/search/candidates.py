@@ -20,16 +20,18 @@ def whisper_trial_settings(encoder: PretrainedEncoder) -> dict:
 
 
 def whisper_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
-    """Portfolio entries for the first Whisper encoder: a small convolutional head, then a linear one.
+    """Portfolio entries for the first Whisper encoder: a linear head, then a small convolutional one.
 
-    Only the head learns, from cached encoder vectors, so an epoch over a thousand clips takes about a
-    second on two cores and a larger rate than fine-tuning wants is safe."""
+    Only the head learns, from cached encoder vectors, so a larger rate than fine-tuning wants is safe and
+    pays: on Speech Commands (2,152 clips, 2 busy cores) a linear head read 26% of the tuning words wrong
+    (greedy) after one epoch in batches of 8 at 1e-2, where batches of 32 at 3e-3 still read 99% wrong;
+    a convolution costs four times as much an epoch and a GRU head (size medium) forty."""
     whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
     if not whispers:
         return []
     settings = whisper_trial_settings(whispers[0])
-    return [{**settings, "size": "small", "learning_rate": 2e-3, "dropout": 0.2, "batch_size": 32},
-            {**settings, "size": "tiny", "learning_rate": 3e-3, "dropout": 0.1, "batch_size": 32}]
+    return [{**settings, "size": "tiny", "learning_rate": 1e-2, "dropout": 0.1, "batch_size": 8},
+            {**settings, "size": "small", "learning_rate": 5e-3, "dropout": 0.1, "batch_size": 16}]
 
 
 FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt

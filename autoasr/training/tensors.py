@@ -50,22 +50,29 @@ class FeatureStore:
         self.progress = progress
         self.on_progress = on_progress
         self.seconds_computing = 0.0
+        # a time.time() value: a pretrained encoder's training clips are encoded until then (the rest is left
+        # out of its trials); the tuning clips always all are, so every row is scored on the same set
+        self.encoder_deadline: float | None = None
         self._tensors: dict[str, tuple[SplitTensors, SplitTensors]] = {}
 
     def __call__(self, frontend: str | dict) -> tuple[SplitTensors, SplitTensors]:
         config = FrontendConfig.of(frontend)
         key = config.key()
         if key not in self._tensors:
-            computed = []
-            for split in self.splits:
+            computed = {}
+            for index, deadline in ((1, None), (0, self.encoder_deadline)):  # tuning first: it must be complete
+                split = self.splits[index]
                 report = None
                 if self.on_progress is not None:
                     def report(done, total, stage=f"{config.kind} features of {split.name}"):
                         self.on_progress(stage, done, total)
-                computed.append(compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
-                                                 on_progress=report))
-            self.seconds_computing += sum(c.seconds_computing for c in computed)
-            self._tensors[key] = tuple(SplitTensors.build(c.features, split.texts, self.vocabulary,
-                                                          config.frames_per_second)
-                                       for c, split in zip(computed, self.splits))
+                computed[index] = compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
+                                                        on_progress=report, deadline=deadline)
+            self.seconds_computing += sum(c.seconds_computing for c in computed.values())
+            self._tensors[key] = tuple(self._tensors_of(computed[i], split, config) for i, split in enumerate(self.splits))
         return self._tensors[key]
+
+    def _tensors_of(self, computed, split: Dataset, config: FrontendConfig) -> SplitTensors:
+        kept = [i for i, features in enumerate(computed.features) if features is not None]
+        return SplitTensors.build([computed.features[i] for i in kept], [split.texts[i] for i in kept],
+                                  self.vocabulary, config.frames_per_second)
