@@ -73,6 +73,7 @@ def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: st
             "num_train": len(train), "fit_seconds": fit_seconds, "best": f"{best['model']} {best['size']}",
             "best_val_wer": float(best["val_wer"]), "trials": int(len(board)),
             "feature_seconds": predictor.fit_summary["feature_seconds"],
+            "encoder_training_clips": predictor.fit_summary.get("encoder_training_clips"),
             "encoder_audio_seconds_per_second": audio / seconds if seconds else None,
             "load_average": os.getloadavg()}
 

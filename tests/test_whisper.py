@@ -21,6 +21,16 @@ from autoasr.models.whisper import (
 )
 
 
+@pytest.mark.parametrize("size", ["tiny", "small", "medium"])
+def test_every_head_keeps_the_frame_rate(size):
+    from autoasr.models.whisper import WhisperCTCHead
+
+    head = WhisperCTCHead(num_features=32, vocabulary_size=12, size=size)
+    log_probs, lengths = head(torch.randn(2, 50, 32), torch.tensor([50, 30]))
+    assert log_probs.shape == (2, 50, 12) and lengths.tolist() == [50, 30]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 50), atol=1e-5)
+
+
 def test_the_encoder_runs_on_the_clip_own_length(tiny_whisper_dir):
     frontend = WhisperEncoderFrontend(str(tiny_whisper_dir))
     one, three = frontend(torch.randn(16000) * 0.1), frontend(torch.randn(48000) * 0.1)

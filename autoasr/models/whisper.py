@@ -144,6 +144,11 @@ class WhisperEncoderFrontend(nn.Module):
         self.hop_length = WHISPER_HOP
         self._encoder = [encoder]  # a plain list: the frozen encoder is shared, not a submodule saved with heads
 
+    @property
+    def encoder_module(self) -> nn.Module:
+        """The frozen encoder (its weights count in the model's size)."""
+        return self._encoder[0]
+
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         single = waveform.ndim == 1
         batch = waveform.unsqueeze(0) if single else waveform

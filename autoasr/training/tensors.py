@@ -53,6 +53,7 @@ class FeatureStore:
         # a time.time() value: a pretrained encoder's training clips are encoded until then (the rest is left
         # out of its trials); the tuning clips always all are, so every row is scored on the same set
         self.encoder_deadline: float | None = None
+        self.partial: dict[str, dict] = {}  # frontend kind -> training clips encoded / in all, where not all were
         self._tensors: dict[str, tuple[SplitTensors, SplitTensors]] = {}
 
     def __call__(self, frontend: str | dict) -> tuple[SplitTensors, SplitTensors]:
@@ -74,5 +75,7 @@ class FeatureStore:
 
     def _tensors_of(self, computed, split: Dataset, config: FrontendConfig) -> SplitTensors:
         kept = [i for i, features in enumerate(computed.features) if features is not None]
+        if len(kept) < len(computed.features):
+            self.partial[config.kind] = {"encoded": len(kept), "total": len(computed.features)}
         return SplitTensors.build([computed.features[i] for i in kept], [split.texts[i] for i in kept],
                                   self.vocabulary, config.frames_per_second)
