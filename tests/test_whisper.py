@@ -150,6 +150,26 @@ def test_the_shared_tiny_en_encoder_reads_fsdd_digits_after_seconds_of_training(
     assert encoder.num_features == 384 and encoder(torch.zeros(16000)).shape == (50, 384)
     train, test = load_dataset(fsdd_subset, split=("train", "test"), domain="digits")
     predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)
+    started = time.time()
     predictor.fit(train, time_limit=45, pretrained=str(whisper_dir))
+    assert time.time() - started <= 45 * 1.1 + 10  # the encoder pass counts in the time limit
     assert predictor.leaderboard().iloc[0]["model"] == "whisper"
     assert ASRPredictor.load(tmp_path / "run").evaluate(test)["wer"] <= 0.05
+
+
+def test_an_encoder_deadline_leaves_out_training_clips_but_never_tuning_ones(tiny_whisper_dir, tiny_corpus, tmp_path):
+    from autoasr import load_dataset
+    from autoasr.core.text import CharVocabulary
+    from autoasr.training.feature_cache import ENCODER_CHUNK
+    from autoasr.training.tensors import FeatureStore
+
+    train, tuning = load_dataset(tiny_corpus, split=("train", "test"), domain="digits")
+    assert len(train) > ENCODER_CHUNK
+    store = FeatureStore(train, tuning, CharVocabulary.from_texts(train.texts + tuning.texts), cache_dir=tmp_path)
+    store.encoder_deadline = time.time() - 1.0  # already past: only the first chunk is encoded
+    config = {"frontend": "whisper", "encoder": str(tiny_whisper_dir), "num_features": 32}
+    train_tensors, tuning_tensors = store(config)
+    assert len(train_tensors.features) == ENCODER_CHUNK and len(tuning_tensors.features) == len(tuning)
+    assert store.partial == {"whisper": {"encoded": ENCODER_CHUNK, "total": len(train)}}
+    assert set(train_tensors.texts) <= set(train.texts) and len(train_tensors.targets) == ENCODER_CHUNK
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1  # only the complete tuning set was cached

@@ -112,8 +112,8 @@ def _encode_in_batches(dataset: Dataset, frontend: Frontend, progress: bool,
     features: list[torch.Tensor | None] = [None] * len(utterances)
     bar = tqdm(total=len(utterances), desc=f"encoder {dataset.name}", disable=not progress, leave=False)
     for start in range(0, len(utterances), ENCODER_CHUNK):
-        if deadline is not None and time.time() > deadline:
-            break
+        if deadline is not None and time.time() > deadline and start > 0:
+            break  # the first chunk is always encoded: a head trained on 64 clips beats no trial at all
         chunk = {i: torch.from_numpy(read_audio(utterances[i].audio, frontend.config.sample_rate))
                  for i in order[start:start + ENCODER_CHUNK]}
         by_length: dict[int, list[int]] = {}
