@@ -191,9 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--scheduler", default="ASHA", choices=["ASHA", "FIFO"], help="Ray Tune trial scheduler")
     fit.add_argument("--output", default="autoasr_runs/model")
     fit.add_argument("--resume", action="store_true")
-    fit.add_argument("--pretrained", action="append", default=None, metavar="PATH",
-                     help="a wav2vec2 checkpoint (.safetensors) or a folder of them to fine-tune in the search; "
-                          "repeat for more (default: $AUTOASR_PRETRAINED)")
+    fit.add_argument("--pretrained", action="append", default=None, metavar="ID_OR_PATH",
+                     help="a Whisper model (hub id such as openai/whisper-tiny.en, or its folder) whose frozen "
+                          "encoder gets a CTC head, or a wav2vec2 checkpoint (.safetensors) or a folder of them to "
+                          "fine-tune; repeat for more (default: $AUTOASR_PRETRAINED, else a Whisper model in the "
+                          "local Hugging Face cache)")
     _add_limit_arguments(fit)
     fit.set_defaults(handler=command_fit)
 

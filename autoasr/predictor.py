@@ -31,7 +31,7 @@ from autoasr.data.split import prepare_splits
 from autoasr.domains.expand import expand_training_set
 from autoasr.domains.presets import apply_search_overrides, get_domain
 from autoasr.inference.model import TrainedModel
-from autoasr.models.wav2vec2 import available_pretrained_encoders
+from autoasr.models.encoder_sources import available_pretrained_encoders
 from autoasr.results.evaluation import evaluation_dataset, score
 from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
@@ -42,6 +42,11 @@ from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
 from autoasr.search.run import SearchRun, SearchSettings
 from autoasr.training.tensors import FeatureStore
+
+# the share of a time limit a pretrained encoder may spend encoding training clips before the search starts:
+# a head learns in a few epochs, so more encoded clips buy more than more epochs (on Speech Commands at 180 s
+# on two busy cores, 40% left a few hundred of the 2,152 clips encoded and the head at 40% greedy WER)
+ENCODER_SHARE = 0.6
 
 
 class FitError(RuntimeError):
@@ -97,9 +102,11 @@ class ASRPredictor:
         Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
-        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a wav2vec2 checkpoint, a folder of
-        them or a list; default: ``$AUTOASR_PRETRAINED``) adds fine-tuned pretrained encoders to the search;
-        without one the search goes on with the other families and ``on_search_start`` says why.
+        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id such as
+        ``openai/whisper-tiny.en`` or its folder, a wav2vec2 checkpoint, a folder of them or a list; default:
+        ``$AUTOASR_PRETRAINED``, else a Whisper model in the local Hugging Face cache) adds pretrained encoders
+        to the search, a Whisper encoder's CTC heads first; without one the search goes on with the other
+        families and ``on_search_start`` says why.
 
         Every finished trial is timed on a typical tuning utterance (``latency_ms`` on one CPU thread,
         ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is
@@ -118,6 +125,8 @@ class ASRPredictor:
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)
+        torch.set_num_threads(training_threads())  # a pretrained encoder's pass suffers from busy cores like training
+        features.encoder_deadline = started + ENCODER_SHARE * float(time_limit)
         features(first_frontend(preset))  # the first trial's features count as data preparation time
         self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks)
 
@@ -184,6 +193,7 @@ class ASRPredictor:
             "feature_seconds": features.seconds_computing, "trials": len(trials),
             "trials_ok": sum(t["status"] == "ok" for t in trials),
             "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
+            **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]

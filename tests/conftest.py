@@ -12,7 +12,14 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # keep every cache of the test session out of the user's home
 os.environ.setdefault("AUTOASR_CACHE", tempfile.mkdtemp(prefix="autoasr-test-cache-"))
+# nothing is downloaded in tests, and no Whisper model of the user's Hugging Face cache joins a search
+# (read by huggingface_hub when it is imported, so set before any test module imports it)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="autoasr-test-hf-cache-")
+os.environ.pop("AUTOASR_PRETRAINED", None)
 
+SHARED_DIR = Path(__file__).resolve().parents[1] / ".." / "shared"
+WHISPER_DIR = Path(os.environ.get("AUTOASR_WHISPER", SHARED_DIR / "models" / "whisper-tiny.en"))
 FSDD_DIR = Path(os.environ.get("AUTOASR_FSDD", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fsdd"))
 
 
@@ -21,6 +28,22 @@ def fsdd_dir() -> Path:
     if not (FSDD_DIR / "recordings").is_dir():
         pytest.skip(f"FSDD not found at {FSDD_DIR} (set AUTOASR_FSDD to its folder)")
     return FSDD_DIR.resolve()
+
+
+@pytest.fixture(scope="session")
+def whisper_dir() -> Path:
+    """The shared Whisper tiny.en model (transformers layout, safetensors)."""
+    if not (WHISPER_DIR / "model.safetensors").is_file():
+        pytest.skip(f"Whisper tiny.en not found at {WHISPER_DIR} (set AUTOASR_WHISPER to its folder)")
+    return WHISPER_DIR.resolve()
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory) -> Path:
+    """A tiny random Whisper (tens of thousands of parameters) saved as transformers saves models: the fast code path."""
+    from autoasr.models.whisper import save_tiny_whisper
+
+    return save_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper") / "tiny-whisper")
 
 
 @pytest.fixture(scope="session")

@@ -139,6 +139,11 @@ def portable_frontend(frontend) -> nn.Module:
     """The exportable twin of an :class:`autoasr.models.frontends.Frontend` (log-mel, MFCC or raw waveform frames)."""
     if frontend.config.kind == "waveform":
         return PortableWaveformFrames(frontend.config.num_features)
+    if frontend.config.kind == "whisper":
+        # the frozen encoder is a transformers model run at each clip's own length: tracing it would freeze
+        # one clip length into the graph, and its exportable twin is not written yet
+        raise ValueError("this model reads a pretrained Whisper encoder, which autoasr cannot export to ONNX or "
+                         "TorchScript yet: use the saved model folder (ASRPredictor.load / autoasr transcribe)")
     return PortableFrontend(frontend)
 
 

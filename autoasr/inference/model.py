@@ -29,8 +29,7 @@ class TrainedModel:
 
     @classmethod
     def build(cls, config: dict, vocabulary: CharVocabulary, state_dict: dict | None = None) -> "TrainedModel":
-        frontend = Frontend(FrontendConfig(kind=config.get("frontend", "logmel"),
-                                           num_features=int(config.get("num_features", 40))))
+        frontend = Frontend(FrontendConfig.of(config))
         # a saved model is rebuilt from its config alone (a pretrained encoder from its stored architecture)
         network = build_network(config, frontend.config.num_features, len(vocabulary),
                                 pretrained_weights=state_dict is None)
@@ -62,7 +61,8 @@ class TrainedModel:
         return {"config": self.config, "vocabulary": list(self.vocabulary.symbols),
                 "decoder": self.decoder.spec() if self.decoder is not None else None,
                 "frontend": {"kind": self.frontend.config.kind, "num_features": self.frontend.config.num_features,
-                             "sample_rate": self.frontend.config.sample_rate}}
+                             "sample_rate": self.frontend.config.sample_rate,
+                             **({"encoder": self.frontend.config.encoder} if self.frontend.config.encoder else {})}}
 
     @property
     def sample_rate(self) -> int:

@@ -10,7 +10,7 @@ def model_spec_config(config: dict) -> dict:
     """
     from autoasr.models.frontends import FrontendConfig
 
-    spec = {**config, "num_features": FrontendConfig(kind=config.get("frontend", "logmel")).num_features}
+    spec = {**config, "num_features": FrontendConfig.of(config).num_features}
     if config["model"] == PRETRAINED_FAMILY and not spec.get("encoder_config"):
         from autoasr.models.wav2vec2 import read_encoder
 

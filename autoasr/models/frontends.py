@@ -1,5 +1,6 @@
-"""Acoustic frontends: waveforms into feature frames (log-mel, MFCC, or raw 10 ms waveform frames for
-pretrained encoders). :mod:`autoasr.training.feature_cache` keeps their outputs on disk."""
+"""Acoustic frontends: waveforms into feature frames (log-mel, MFCC, raw 10 ms waveform frames for
+pretrained wav2vec2 encoders, or a frozen Whisper encoder's vectors). :mod:`autoasr.training.feature_cache`
+keeps their outputs on disk."""
 from __future__ import annotations
 
 import json
@@ -20,16 +21,41 @@ class FrontendConfig:
     160
     """
 
-    kind: str = "logmel"  # "logmel", "mfcc" or "waveform" (the input of pretrained wav2vec2 encoders)
+    kind: str = "logmel"  # "logmel", "mfcc", "waveform" (pretrained wav2vec2 input) or "whisper" (its encoder)
     num_features: int = 40
     sample_rate: int = MODEL_SAMPLE_RATE
+    encoder: str = ""  # "whisper": the pretrained model's hub id or folder
 
     def __post_init__(self):
         if self.kind == "waveform":  # the frame width is fixed by the encoders' 10 ms frames
             object.__setattr__(self, "num_features", SAMPLES_PER_FRAME)
+        if self.kind == "whisper" and not self.encoder:
+            raise ValueError("the whisper frontend needs its encoder: a hub id or a folder")
 
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if not self.encoder:  # the other frontends keep the cache keys they always had
+            fields.pop("encoder")
+        return json.dumps(fields, sort_keys=True)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Feature frames a second of audio gives: 100 (10 ms frames), 50 for the Whisper encoder."""
+        return 50.0 if self.kind == "whisper" else 100.0
+
+    @classmethod
+    def of(cls, config: dict | str) -> "FrontendConfig":
+        """The frontend a trial config (or a bare frontend kind) reads.
+
+        >>> FrontendConfig.of({"frontend": "whisper", "encoder": "openai/whisper-tiny.en", "num_features": 384}).frames_per_second
+        50.0
+        """
+        if isinstance(config, str):
+            config = {"frontend": config}
+        kind = config.get("frontend", "logmel")
+        if kind == "whisper":
+            return cls(kind=kind, num_features=int(config["num_features"]), encoder=str(config.get("encoder", "")))
+        return cls(kind=kind, num_features=int(config.get("num_features", 40)))
 
 
 class Frontend(torch.nn.Module):
@@ -53,6 +79,12 @@ class Frontend(torch.nn.Module):
                 raise ValueError("the waveform frontend reads 16 kHz audio (wav2vec2 encoders are trained on it)")
             self.transform = WaveformFrames()
             return
+        if config.kind == "whisper":
+            from autoasr.models.whisper import WhisperEncoderFrontend
+
+            self.transform = WhisperEncoderFrontend(config.encoder)
+            self.hop_length = self.transform.hop_length
+            return
         mel_options = {"n_fft": 512, "win_length": window, "hop_length": hop, "n_mels": max(config.num_features, 40)}
         if config.kind == "logmel":
             mel_options["n_mels"] = config.num_features
@@ -62,10 +94,10 @@ class Frontend(torch.nn.Module):
                 sample_rate=config.sample_rate, n_mfcc=config.num_features, melkwargs=mel_options
             )
         else:
-            raise ValueError(f"unknown frontend '{config.kind}' (choose logmel, mfcc or waveform)")
+            raise ValueError(f"unknown frontend '{config.kind}' (choose logmel, mfcc, waveform or whisper)")
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        if self.config.kind == "waveform":  # the encoder normalises (or not) as it was pretrained
+        if self.config.kind in ("waveform", "whisper"):  # pretrained encoders read their input as they were trained
             return self.transform(waveform)
         frames = self.transform(waveform)
         if self.config.kind == "logmel":

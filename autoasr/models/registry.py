@@ -37,6 +37,9 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
 # a pretrained wav2vec2 encoder with a CTC head (autoasr.pretrained): a family only where weights are at
 # hand, so it is not in MODEL_FAMILIES; its "size" names the encoder, and its weights come from the config
 PRETRAINED_FAMILY = "wav2vec2"
+# a CTC head on a frozen Whisper encoder (autoasr.models.whisper): the encoder is the "whisper" frontend,
+# the network the head alone; also only where an encoder is at hand
+WHISPER_FAMILY = "whisper"
 
 
 def build_model(family: str, size: str, num_features: int, vocabulary_size: int, dropout: float = 0.1,
@@ -52,9 +55,13 @@ def build_model(family: str, size: str, num_features: int, vocabulary_size: int,
         if not pretrained.get("checkpoint") and not pretrained.get("encoder_config"):
             raise ValueError("a wav2vec2 model needs its encoder: a 'checkpoint' path or an 'encoder_config'")
         return pretrained_model_family([]).build(num_features, vocabulary_size, dropout=dropout, **pretrained)
+    if family == WHISPER_FAMILY:
+        from autoasr.models.whisper import build_whisper_head
+
+        return build_whisper_head(num_features, vocabulary_size, dropout, size)
     if family not in MODEL_FAMILIES:
         raise ValueError(f"unknown model family '{family}' (choose from {', '.join(MODEL_FAMILIES)}, "
-                         f"or {PRETRAINED_FAMILY} with a pretrained encoder)")
+                         f"or {PRETRAINED_FAMILY} / {WHISPER_FAMILY} with a pretrained encoder)")
     sizes = MODEL_FAMILIES[family].sizes
     if size not in sizes:
         raise ValueError(f"unknown size '{size}' for {family} (choose from {', '.join(sizes)})")

@@ -41,16 +41,22 @@ _BUILDER_PARAMETERS = tuple(p for p in inspect.signature(wav2vec2_model).paramet
 
 @dataclass(frozen=True)
 class PretrainedEncoder:
-    """A wav2vec2 checkpoint on disk and the arguments that build its network."""
+    """A pretrained encoder: a wav2vec2 checkpoint on disk and the arguments that build its network, or (``kind``
+    "whisper", see :mod:`autoasr.models.encoder_sources`) a Whisper model's ``source``, a hub id or a folder."""
 
     name: str
     path: Path
     config: dict
     normalize_waveform: bool = False  # large (LV-60k) wav2vec2 models expect zero-mean unit-variance audio
     parameters: int = 0
+    kind: str = "wav2vec2"
+    source: str = ""
 
     def describe(self) -> str:
         count = f"{self.parameters / 1e6:.1f} M" if self.parameters >= 100_000 else f"{self.parameters / 1e3:.0f} k"
+        if self.kind == "whisper":
+            return (f"{self.name}: Whisper encoder, {self.config['encoder_layers']} layers of {self.config['d_model']} "
+                    f"dims{f', {count} parameters' if self.parameters else ''}, frozen, with a CTC head ({self.source})")
         return (f"{self.name}: wav2vec2 encoder, {self.config['encoder_num_layers']} layers of "
                 f"{self.config['encoder_embed_dim']} dims, {count} parameters ({self.path})")
 

@@ -6,8 +6,8 @@ import pandas
 from autoasr.results.model_costs import best_within, within_limits
 from autoasr.training.trial import TrialRecord
 
-LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "latency_ms", "rtf",
-                       "size_mb", "epochs", "best_epoch",
+LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "pretrained",
+                       "latency_ms", "rtf", "size_mb", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
                        "config", "error"]
 LIMIT_UNITS = {"max_latency_ms": "ms latency", "max_size_mb": "MB"}
@@ -33,6 +33,9 @@ def leaderboard_row(trial: TrialRecord) -> dict:
     """One trial record as a leaderboard row (the run's settings such as patience left out of ``config``)."""
     row = {column: trial.get(column) for column in LEADERBOARD_COLUMNS}
     row["config"] = {k: v for k, v in trial["config"].items() if k != "patience"}
+    # a row that started from a pretrained model (an encoder, or a pretrained recognizer used as it is)
+    row["pretrained"] = bool(trial.get("pretrained") or trial["config"].get("encoder")
+                             or trial["config"].get("checkpoint") or trial.get("model") == "wav2vec2")
     if trial.get("status") == "ok" and not row["decoder"]:
         row["decoder"] = "greedy"
     return row

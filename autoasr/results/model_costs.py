@@ -46,8 +46,10 @@ def measure_inference_cost(model, clip: np.ndarray, repeats: int = LATENCY_REPEA
         torch.set_num_threads(threads)
     latency = statistics.median(timings)
     duration = max(len(clip) / model.sample_rate, 1e-9)
-    return {"latency_ms": round(latency * 1000, 2), "rtf": round(latency / duration, 5),
-            "size_mb": round(weights_megabytes(model.network), 3)}
+    # a frozen pretrained encoder is part of the model a user deploys, though it is stored beside the head
+    encoder = getattr(model.frontend.transform, "encoder_module", None)
+    size = weights_megabytes(model.network) + (weights_megabytes(encoder) if encoder is not None else 0.0)
+    return {"latency_ms": round(latency * 1000, 2), "rtf": round(latency / duration, 5), "size_mb": round(size, 3)}
 
 
 def within_limits(leaderboard: pandas.DataFrame, max_latency_ms: float | None = None,

@@ -6,10 +6,33 @@ from autoasr.models.wav2vec2 import PretrainedEncoder, PretrainedEncoders
 
 
 def search_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
-    """Trial configurations for the search portfolio, one per encoder: fine-tuning wants a small
+    """Trial configurations for the search portfolio, one per wav2vec2 encoder: fine-tuning wants a small
     learning rate, raw-waveform frames and no SpecAugment (the frames are samples, not spectra)."""
     return [{"model": "wav2vec2", "size": encoder.name, "frontend": "waveform", "learning_rate": 1e-4,
-             "dropout": 0.1, "augment": 0.0, "batch_size": 8} for encoder in encoders]
+             "dropout": 0.1, "augment": 0.0, "batch_size": 8} for encoder in encoders if encoder.kind != "whisper"]
+
+
+def whisper_trial_settings(encoder: PretrainedEncoder) -> dict:
+    """What makes a config a head on ``encoder``: its vectors as the frontend, their width, no SpecAugment
+    (the masks were made for spectra, and the frozen vectors are cached once, unaugmented)."""
+    return {"model": "whisper", "frontend": "whisper", "encoder": encoder.source,
+            "num_features": int(encoder.config["d_model"]), "augment": 0.0}
+
+
+def whisper_candidates(encoders: list[PretrainedEncoder]) -> list[dict]:
+    """Portfolio entries for the first Whisper encoder: a linear head, then a small convolutional one (which
+    read FSDD's held-out speaker best in docs/benchmarks.md; the search samples the others).
+
+    Only the head learns, from cached encoder vectors, so a larger rate than fine-tuning wants is safe and
+    pays: on Speech Commands (2,152 clips, 2 busy cores) a linear head read 26% of the tuning words wrong
+    (greedy) after one epoch in batches of 8 at 1e-2, where batches of 32 at 3e-3 still read 99% wrong;
+    a convolution costs four times as much an epoch and a GRU head (size medium) forty."""
+    whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
+    if not whispers:
+        return []
+    settings = whisper_trial_settings(whispers[0])
+    return [{**settings, "size": "tiny", "learning_rate": 1e-2, "dropout": 0.1, "batch_size": 8},
+            {**settings, "size": "small", "learning_rate": 2e-3, "dropout": 0.2, "batch_size": 32}]
 
 
 FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt
@@ -17,10 +40,11 @@ SIZE_ORDER = ("tiny", "small", "medium")
 
 
 def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
-    """``preset`` (an :class:`autoasr.search.presets.Preset`) with the encoders in its search: ``wav2vec2`` among
-    the searched model families and, where the preset has a portfolio, one candidate per encoder right
-    after its first configuration (a quick result first, then the pretrained encoders). A preset that
-    searches nothing (``single``) and an empty ``encoders`` leave it as it was.
+    """``preset`` (an :class:`autoasr.search.presets.Preset`) with the encoders in its search: ``wav2vec2`` /
+    ``whisper`` among the searched model families and, where the preset has a portfolio, the Whisper heads
+    first (the strongest family, cheap once the encoder's vectors are cached), then its first configuration
+    (a quick result), then one candidate per wav2vec2 encoder. A preset that searches nothing (``single``)
+    and an empty ``encoders`` leave it as it was.
 
     The checkpoints travel in ``preset.extra["pretrained_checkpoints"]`` for backends in other processes.
     """
@@ -31,12 +55,15 @@ def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
     models = preset.space.get("model")
     if not encoders or not isinstance(models, space.Categorical):
         return preset
-    choices = list(models.data) + ([] if "wav2vec2" in models.data else ["wav2vec2"])
+    kinds = {"whisper" if encoder.kind == "whisper" else "wav2vec2" for encoder in encoders}
+    choices = list(models.data) + [kind for kind in ("whisper", "wav2vec2") if kind in kinds and kind not in models.data]
     portfolio = tuple(preset.portfolio)
     if portfolio:
-        portfolio = portfolio[:1] + tuple(search_candidates(encoders)) + portfolio[1:]
+        portfolio = (tuple(whisper_candidates(encoders)) + portfolio[:1] + tuple(search_candidates(encoders))
+                     + portfolio[1:])
     return replace(preset, space={**preset.space, "model": space.Categorical(*choices)}, portfolio=portfolio,
-                   extra={**preset.extra, "pretrained_checkpoints": [str(encoder.path) for encoder in encoders]})
+                   extra={**preset.extra, "pretrained_checkpoints": [encoder.source or str(encoder.path)
+                                                                     for encoder in encoders]})
 
 
 def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
@@ -60,11 +87,22 @@ def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder]) -> dic
     (a size preset drawn by the searcher picks among the encoders by their parameter count). Other
     configurations are returned unchanged.
 
+    A ``whisper`` configuration gets the first Whisper encoder's settings (:func:`whisper_trial_settings`);
+    its size is the head's.
+
     >>> resolve_trial_config({"model": "crnn", "size": "tiny"}, [])
     {'model': 'crnn', 'size': 'tiny'}
     """
+    if config.get("model") == "whisper":
+        whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
+        if config.get("encoder"):
+            return config
+        if not whispers:
+            raise ValueError("a whisper configuration was proposed but no Whisper encoder is at hand")
+        return {**config, **whisper_trial_settings(whispers[0])}
     if config.get("model") != "wav2vec2":
         return config
+    encoders = [encoder for encoder in encoders if encoder.kind != "whisper"]
     if not encoders:
         raise ValueError("a wav2vec2 configuration was proposed but no pretrained encoder is at hand")
     by_name = {encoder.name: encoder for encoder in encoders}

@@ -74,11 +74,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def first_frontend(preset: Preset) -> str:
-    """The feature frontend of the first trial ``preset`` runs (its features are prepared before the search)."""
+def first_frontend(preset: Preset) -> str | dict:
+    """The feature frontend of the first trial ``preset`` runs (its features are prepared before the search):
+    a frontend kind, or the first portfolio entry itself (a Whisper encoder's entry names its encoder)."""
     first = preset.portfolio[0] if preset.portfolio else preset.space
     frontend = first.get("frontend", "logmel")
-    return frontend if isinstance(frontend, str) else "logmel"
+    if not isinstance(frontend, str):
+        return "logmel"
+    return dict(first) if frontend == "whisper" else frontend
 
 
 def get_preset(name: str) -> Preset:

@@ -36,12 +36,12 @@ def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symb
     from ray import tune
 
     from autoasr.core.text import CharVocabulary
-    from autoasr.models.wav2vec2 import available_pretrained_encoders
+    from autoasr.models.encoder_sources import available_pretrained_encoders
     from autoasr.search.candidates import resolve_trial_config
     from autoasr.training.tensors import FeatureStore
 
     torch.set_num_threads(max(1, num_threads))
-    if config.get("model") == "wav2vec2":
+    if config.get("model") in ("wav2vec2", "whisper"):
         config = resolve_trial_config(config, available_pretrained_encoders(list(pretrained)) if pretrained else [])
     vocabulary = CharVocabulary(tuple(vocabulary_symbols))
     trial_id = f"{id_offset + _trial_number(tune.get_context().get_trial_id()) + 1:03d}"
@@ -49,7 +49,7 @@ def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symb
     started = time.time()
 
     def tensors():
-        return FeatureStore(train, tuning, vocabulary, cache_dir=cache_dir)(config.get("frontend", "logmel"))
+        return FeatureStore(train, tuning, vocabulary, cache_dir=cache_dir)(config)
 
     def on_epoch(metrics: dict) -> None:
         tune.report({"val_wer": metrics["val_wer"], "epoch": metrics["epoch"]})

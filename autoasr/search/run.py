@@ -148,7 +148,7 @@ class SearchRun:
         try:
             run_recorded_trial(
                 record, self.folder.trial_dir(trial_id),
-                lambda: self.features(record["config"].get("frontend", "logmel")), self.vocabulary, deadline,
+                lambda: self.features(record["config"]), self.vocabulary, deadline,
                 on_epoch=on_epoch, should_stop=lambda: self.stop_requested.is_set() or pruned.is_set(),
                 initial_state=initial_state, seed=settings.seed + len(self.book),
                 device="cuda" if torch.cuda.is_available() else "cpu")
@@ -199,7 +199,7 @@ class SearchRun:
             return
         trial = self.book[best_id]
         model = TrainedModel.load(self.folder.trial_dir(best_id))
-        _, tuning = self.features(trial["config"].get("frontend", "logmel"))
+        _, tuning = self.features(trial["config"])
         comparison = compare_decoders_on_tuning(model.network, tuning, self.vocabulary.symbols, self.settings.domain,
                                                 self.train.texts)
         trial.update(comparison.summary())

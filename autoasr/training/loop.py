@@ -104,7 +104,7 @@ def _train_epoch(model, augment, optimizer, schedule: LearningRateSchedule, trai
         optimizer.step()
         step += 1
         losses.append(loss.item())
-        audio_seconds += float(feature_lengths.sum()) / 100.0
+        audio_seconds += float(feature_lengths.sum()) / train.frames_per_second
     return _EpochRun(losses, step, audio_seconds, nan_batches)
 
 

@@ -20,21 +20,23 @@ class SplitTensors:
     features: list[torch.Tensor]
     texts: list[str]
     targets: list[torch.Tensor]
+    frames_per_second: float = 100.0  # 10 ms frames; 50 for the Whisper encoder's vectors
 
     @classmethod
-    def build(cls, features, texts, vocabulary: CharVocabulary) -> "SplitTensors":
+    def build(cls, features, texts, vocabulary: CharVocabulary, frames_per_second: float = 100.0) -> "SplitTensors":
         targets = [torch.tensor(vocabulary.encode(text), dtype=torch.long) for text in texts]
-        return cls(list(features), list(texts), targets)
+        return cls(list(features), list(texts), targets, frames_per_second)
 
     @property
     def audio_seconds(self) -> float:
-        return sum(len(f) for f in self.features) / 100.0  # 10 ms frames
+        return sum(len(f) for f in self.features) / self.frames_per_second
 
 
 class FeatureStore:
     """The train and tuning tensors of every frontend a search asks for, each computed once.
 
-    Calling the store with a frontend kind ("logmel", "mfcc", "waveform") gives ``(train, tuning)``
+    Calling the store with a frontend kind ("logmel", "mfcc", "waveform") or a trial config (a "whisper"
+    config names its encoder) gives ``(train, tuning)``
     :class:`SplitTensors`; audio is read at most once per kind thanks to the on-disk feature cache,
     and the tensors stay in memory for the trials that follow. ``on_progress(done, total)`` hears about
     every clip read, so a UI can show feature preparation as it happens.
@@ -48,20 +50,32 @@ class FeatureStore:
         self.progress = progress
         self.on_progress = on_progress
         self.seconds_computing = 0.0
+        # a time.time() value: a pretrained encoder's training clips are encoded until then (the rest is left
+        # out of its trials); the tuning clips always all are, so every row is scored on the same set
+        self.encoder_deadline: float | None = None
+        self.partial: dict[str, dict] = {}  # frontend kind -> training clips encoded / in all, where not all were
         self._tensors: dict[str, tuple[SplitTensors, SplitTensors]] = {}
 
-    def __call__(self, frontend_kind: str) -> tuple[SplitTensors, SplitTensors]:
-        if frontend_kind not in self._tensors:
-            config = FrontendConfig(kind=frontend_kind)
-            computed = []
-            for split in self.splits:
+    def __call__(self, frontend: str | dict) -> tuple[SplitTensors, SplitTensors]:
+        config = FrontendConfig.of(frontend)
+        key = config.key()
+        if key not in self._tensors:
+            computed = {}
+            for index, deadline in ((1, None), (0, self.encoder_deadline)):  # tuning first: it must be complete
+                split = self.splits[index]
                 report = None
                 if self.on_progress is not None:
-                    def report(done, total, stage=f"{frontend_kind} features of {split.name}"):
+                    def report(done, total, stage=f"{config.kind} features of {split.name}"):
                         self.on_progress(stage, done, total)
-                computed.append(compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
-                                                 on_progress=report))
-            self.seconds_computing += sum(c.seconds_computing for c in computed)
-            self._tensors[frontend_kind] = tuple(SplitTensors.build(c.features, split.texts, self.vocabulary)
-                                                 for c, split in zip(computed, self.splits))
-        return self._tensors[frontend_kind]
+                computed[index] = compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
+                                                        on_progress=report, deadline=deadline)
+            self.seconds_computing += sum(c.seconds_computing for c in computed.values())
+            self._tensors[key] = tuple(self._tensors_of(computed[i], split, config) for i, split in enumerate(self.splits))
+        return self._tensors[key]
+
+    def _tensors_of(self, computed, split: Dataset, config: FrontendConfig) -> SplitTensors:
+        kept = [i for i, features in enumerate(computed.features) if features is not None]
+        if len(kept) < len(computed.features):
+            self.partial[config.kind] = {"encoded": len(kept), "total": len(computed.features)}
+        return SplitTensors.build([computed.features[i] for i in kept], [split.texts[i] for i in kept],
+                                  self.vocabulary, config.frames_per_second)

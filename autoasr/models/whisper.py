@@ -1,0 +1,223 @@
+"""Whisper's pretrained encoder as a frozen frontend, and the small CTC heads trained on its outputs.
+
+The encoder (loaded with ``transformers``, safetensors only) turns a clip into 50 vectors a second that
+already separate speech sounds well: a linear or small convolutional CTC head over the domain's characters
+learns from them in seconds. The encoder runs on the clip's own length: Whisper's log-mel frontend, its
+positional embeddings cut to the clip's frames, no padding to 30 s (a 1 s command costs 1 s of compute).
+Because it stays frozen its outputs are cached like any features (:mod:`autoasr.training.feature_cache`),
+so each epoch costs only the head.
+
+>>> head = WhisperCTCHead(num_features=384, vocabulary_size=30, size="tiny")
+>>> log_probs, lengths = head(torch.zeros(2, 50, 384), torch.tensor([50, 20]))
+>>> log_probs.shape, lengths.tolist()
+(torch.Size([2, 50, 30]), [50, 20])
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WHISPER_FAMILY = "whisper"
+WHISPER_SAMPLE_RATE = 16000
+MEL_HOP = 160  # Whisper's log-mel: 25 ms windows every 10 ms
+WHISPER_HOP = 2 * MEL_HOP  # the encoder's second convolution halves the frame rate: 50 vectors a second
+WINDOW_MEL_FRAMES = 3000  # the encoder's positional embeddings cover 30 s; longer clips are encoded in windows
+# head sizes under the search's size names, so a sampled size means the same thing in every family
+HEAD_SIZES = {"tiny": {"hidden": 0, "layers": 0, "recurrent": False},
+              "small": {"hidden": 256, "layers": 1, "recurrent": False},
+              "medium": {"hidden": 128, "layers": 1, "recurrent": True}}
+
+
+class WhisperUnavailable(ValueError):
+    """A Whisper model that cannot be had (offline and not cached, a wrong id, no safetensors weights)."""
+
+
+def _from_pretrained(loader, source: str, **options):
+    """``loader.from_pretrained(source)`` from local files first, then (a hub id) from the hub, with a plain error."""
+    local = Path(source).expanduser()
+    if local.is_dir():
+        try:
+            return loader.from_pretrained(str(local), **options)
+        except Exception as error:
+            raise WhisperUnavailable(f"cannot load a Whisper model from the folder {local}: {_first_line(error)} "
+                                     "(it needs config.json and model.safetensors)") from None
+    try:
+        return loader.from_pretrained(source, local_files_only=True, **options)
+    except Exception:
+        pass  # not cached: the hub may still have it
+    try:
+        return loader.from_pretrained(source, **options)
+    except Exception as error:
+        raise WhisperUnavailable(f"cannot get the Whisper model '{source}': not a folder, not in the local Hugging "
+                                 f"Face cache, and the hub did not provide it ({_first_line(error)}); give a local "
+                                 "folder or a hub id reachable from here") from None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def whisper_config(source: str):
+    """The model's ``WhisperConfig`` (reads config.json only). Raises :class:`WhisperUnavailable`."""
+    from transformers import WhisperConfig
+
+    config = _from_pretrained(WhisperConfig, source)
+    if getattr(config, "model_type", "") != "whisper":
+        raise WhisperUnavailable(f"'{source}' is a {config.model_type} model, not Whisper")
+    return config
+
+
+@functools.lru_cache(maxsize=2)
+def load_whisper(source: str):
+    """The whole ``WhisperForConditionalGeneration`` in eval mode (kept once per process: trials share it)."""
+    from transformers import WhisperForConditionalGeneration
+
+    from transformers.utils import logging as transformers_logging
+
+    whisper_config(source)  # a plain message for a non-Whisper model before any weights are read
+    transformers_logging.disable_progress_bar()  # a bar per load would drown the search's own progress lines
+    # float32 whatever the checkpoint stores (tiny.en keeps float16): CPUs compute it faster and exactly
+    model = _from_pretrained(WhisperForConditionalGeneration, source, use_safetensors=True, dtype=torch.float32)
+    return model.eval().requires_grad_(False)
+
+
+def load_whisper_encoder(source: str) -> nn.Module:
+    """The frozen encoder of the Whisper model at ``source`` (a hub id or a folder)."""
+    return load_whisper(source).get_encoder()
+
+
+class WhisperLogMel(nn.Module):
+    """Whisper's log-mel spectrogram of a clip at its own length: samples (batch, S) -> (batch, mels, S // 160).
+
+    The same arithmetic as ``WhisperFeatureExtractor`` (STFT of 400, power, Slaney mel filters, log10, a floor
+    8 below the loudest value, scaled by 4), in torch so it runs batched and on a GPU.
+    """
+
+    def __init__(self, num_mel_bins: int = 80):
+        super().__init__()
+        from transformers import WhisperFeatureExtractor
+
+        extractor = WhisperFeatureExtractor(feature_size=num_mel_bins)
+        self.n_fft = extractor.n_fft
+        self.register_buffer("filters", torch.tensor(extractor.mel_filters, dtype=torch.float32), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.stft(samples, self.n_fft, MEL_HOP, window=self.window, return_complex=True)
+        power = spectrum[..., :-1].abs() ** 2
+        log_mel = torch.clamp(self.filters.T @ power, min=1e-10).log10()
+        floor = log_mel.amax(dim=(-2, -1), keepdim=True) - 8.0
+        return (torch.maximum(log_mel, floor) + 4.0) / 4.0
+
+
+def encode_log_mel(encoder: nn.Module, mel: torch.Tensor) -> torch.Tensor:
+    """The encoder's output for log-mel frames (batch, mels, frames <= 3000): its own forward pass, except
+    that the positional embeddings are cut to the clip's frames instead of requiring 30 s of input."""
+    hidden = nn.functional.gelu(encoder.conv1(mel))
+    hidden = nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
+    hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
+    for layer in encoder.layers:
+        output = layer(hidden, None)
+        hidden = output[0] if isinstance(output, tuple) else output  # older transformers return a tuple
+    return encoder.layer_norm(hidden)
+
+
+def whisper_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class WhisperEncoderFrontend(nn.Module):
+    """The frozen encoder as a frontend: samples (S,) or (batch, S) of equal length -> (…, frames, d_model).
+
+    Runs on the GPU when there is one and returns CPU tensors, like the other frontends.
+    """
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+        encoder = load_whisper_encoder(source)
+        self.log_mel = WhisperLogMel(encoder.config.num_mel_bins)
+        self.num_features = encoder.config.d_model
+        self.hop_length = WHISPER_HOP
+        self._encoder = [encoder]  # a plain list: the frozen encoder is shared, not a submodule saved with heads
+
+    @property
+    def encoder_module(self) -> nn.Module:
+        """The frozen encoder (its weights count in the model's size)."""
+        return self._encoder[0]
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        single = waveform.ndim == 1
+        batch = waveform.unsqueeze(0) if single else waveform
+        if batch.shape[-1] < 2 * MEL_HOP + 400:  # the STFT and two convolutions need a few frames
+            batch = nn.functional.pad(batch, (0, 2 * MEL_HOP + 400 - batch.shape[-1]))
+        device = whisper_device()
+        encoder = self._encoder[0].to(device)
+        with torch.inference_mode():
+            mel = self.log_mel.to(device)(batch.to(device).float())
+            pieces = [encode_log_mel(encoder, mel[..., start:start + WINDOW_MEL_FRAMES])
+                      for start in range(0, mel.shape[-1], WINDOW_MEL_FRAMES)]
+            encoded = torch.cat(pieces, dim=1).float().cpu()
+        return encoded[0] if single else encoded
+
+
+class WhisperCTCHead(nn.Module):
+    """A CTC head over frozen encoder vectors: linear (``tiny``), a convolution then linear (``small``) or a
+    bidirectional GRU then linear (``medium``: the whole clip as context, for word-level spelling).
+
+    (features (batch, frames, d_model), lengths) -> (log-probs (batch, frames, vocabulary), lengths):
+    the frame rate stays 50 a second, enough for CTC on words (a character needs one frame).
+    """
+
+    def __init__(self, num_features: int, vocabulary_size: int, dropout: float = 0.1, size: str = "small"):
+        super().__init__()
+        if size not in HEAD_SIZES:
+            raise ValueError(f"unknown whisper head size '{size}' (choose from {', '.join(HEAD_SIZES)})")
+        hidden, layers = HEAD_SIZES[size]["hidden"], HEAD_SIZES[size]["layers"]
+        self.norm = nn.LayerNorm(num_features)
+        blocks, width = [], num_features
+        self.recurrent = None
+        if HEAD_SIZES[size]["recurrent"]:
+            self.recurrent = nn.GRU(num_features, hidden, num_layers=layers, batch_first=True, bidirectional=True)
+            width = 2 * hidden
+        else:
+            for _ in range(layers):  # a little context across neighbouring frames, kept the same length
+                blocks += [nn.Conv1d(width, hidden, kernel_size=3, padding=1), nn.GELU(), nn.Dropout(dropout)]
+                width = hidden
+        self.convolutions = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(width, vocabulary_size)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.dropout(self.norm(features))
+        if self.recurrent is not None:
+            packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            hidden, _ = self.recurrent(packed)
+            hidden, _ = nn.utils.rnn.pad_packed_sequence(hidden, batch_first=True, total_length=features.shape[1])
+            hidden = self.dropout(hidden)
+        elif len(self.convolutions):
+            hidden = self.convolutions(hidden.transpose(1, 2)).transpose(1, 2)
+        return self.output(hidden).log_softmax(dim=-1), lengths.clamp(min=1)
+
+
+def build_whisper_head(num_features: int, vocabulary_size: int, dropout: float = 0.1, size: str = "small",
+                       **_) -> WhisperCTCHead:
+    """The registry's builder: the encoder is the frontend, so the network is the head alone."""
+    return WhisperCTCHead(num_features, vocabulary_size, dropout, size)
+
+
+def save_tiny_whisper(folder: str | Path, d_model: int = 32, layers: int = 2, heads: int = 2) -> Path:
+    """A tiny random Whisper (config.json + model.safetensors) in ``folder``: for tests and demos."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    config = WhisperConfig(vocab_size=100, num_mel_bins=80, d_model=d_model, encoder_layers=layers,
+                           decoder_layers=1, encoder_attention_heads=heads, decoder_attention_heads=heads,
+                           encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model, max_source_positions=1500,
+                           max_target_positions=64, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                           decoder_start_token_id=1)
+    torch.manual_seed(0)
+    WhisperForConditionalGeneration(config).save_pretrained(str(folder), safe_serialization=True)
+    return Path(folder)

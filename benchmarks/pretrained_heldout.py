@@ -1,0 +1,118 @@
+"""Fits with and without a pretrained Whisper encoder, scored on speakers no fit ever heard; prints a Markdown table.
+
+    PYTHONPATH=$PWD python benchmarks/pretrained_heldout.py --time-limit 180 \\
+        --speech-commands ../shared/data/speech_commands --fsdd ../shared/data/fsdd \\
+        --pretrained ../shared/models/whisper-tiny.en --output autoasr_runs/pretrained_heldout
+
+(a) Speech Commands, ten words (a folder per word, files ``<speaker>_nohash_<n>.wav``): every fifth speaker
+    (sorted by id) is held out for the test. (b) FSDD (``recordings/<digit>_<speaker>_<take>.wav``): one
+    speaker held out (``--fsdd-speaker``). Each corpus is fitted once without an encoder (no
+    ``AUTOASR_PRETRAINED``, an empty Hugging Face cache) and once with ``--pretrained``. The encoder family's
+    throughput is the training audio seconds per training second of its trials.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+SPEECH_COMMANDS_NAME = re.compile(r"(?P<speaker>[0-9a-f]+)_nohash_(?P<take>\d+)$")
+FSDD_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[a-z]+)_(?P<take>\d+)$")
+
+
+def speech_commands_rows(folder: Path, held_out_every: int = 5) -> list[dict]:
+    """One row per clip: the word is its folder's name; every ``held_out_every``-th speaker goes to the test."""
+    clips = [(file, SPEECH_COMMANDS_NAME.match(file.stem)) for file in sorted(folder.glob("*/*.wav"))]
+    speakers = sorted({match["speaker"] for _, match in clips if match})
+    held_out = set(speakers[::held_out_every])
+    return [{"audio": str(file), "text": file.parent.name, "speaker": match["speaker"],
+             "split": "test" if match["speaker"] in held_out else "train"} for file, match in clips if match]
+
+
+def fsdd_rows(folder: Path, speaker: str) -> list[dict]:
+    rows = []
+    for file in sorted((folder / "recordings").glob("*.wav")):
+        match = FSDD_NAME.match(file.stem)
+        if match:
+            rows.append({"audio": str(file), "text": DIGITS[int(match["digit"])], "speaker": match["speaker"],
+                         "split": "test" if match["speaker"] == speaker else "train"})
+    return rows
+
+
+def write_manifest(rows: list[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["audio", "text", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: str | None, output: Path) -> dict:
+    from autoasr import ASRPredictor, load_dataset
+
+    train, test = load_dataset(manifest, split=("train", "test"), domain=domain)
+    predictor = ASRPredictor(path=output, domain=domain, verbosity=1)
+    started = time.time()
+    predictor.fit(train, time_limit=time_limit, pretrained=pretrained)
+    fit_seconds = time.time() - started
+    result = predictor.evaluate(test)
+    board = predictor.leaderboard()
+    encoder_rows = board[board["model"] == "whisper"]
+    trials = [predictor.trials[t] for t in encoder_rows["trial_id"]]
+    audio = sum(t.get("audio_seconds_trained", 0.0) for t in trials)
+    seconds = sum(t.get("train_seconds", 0.0) for t in trials)
+    best = board.iloc[0]
+    return {"encoder": bool(pretrained), "test_wer": result["wer"], "num_test": result["num_utterances"],
+            "num_train": len(train), "fit_seconds": fit_seconds, "best": f"{best['model']} {best['size']}",
+            "best_val_wer": float(best["val_wer"]), "trials": int(len(board)),
+            "feature_seconds": predictor.fit_summary["feature_seconds"],
+            "encoder_training_clips": predictor.fit_summary.get("encoder_training_clips"),
+            "encoder_audio_seconds_per_second": audio / seconds if seconds else None,
+            "load_average": os.getloadavg()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-limit", type=float, default=180)
+    parser.add_argument("--speech-commands", default="../shared/data/speech_commands")
+    parser.add_argument("--fsdd", default="../shared/data/fsdd")
+    parser.add_argument("--fsdd-speaker", default="lucas")
+    parser.add_argument("--pretrained", default="../shared/models/whisper-tiny.en")
+    parser.add_argument("--output", default="autoasr_runs/pretrained_heldout")
+    parser.add_argument("--only", choices=["speech_commands", "fsdd"], default=None)
+    parser.add_argument("--encoder-only", action="store_true", help="skip the fits without the encoder")
+    arguments = parser.parse_args()
+    os.environ.pop("AUTOASR_PRETRAINED", None)
+    os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded; the fit without --pretrained finds no cached model
+    os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="empty-hf-cache-")
+    output = Path(arguments.output)
+    corpora = {"speech_commands": (speech_commands_rows(Path(arguments.speech_commands)), "commands"),
+               "fsdd": (fsdd_rows(Path(arguments.fsdd), arguments.fsdd_speaker), "digits")}
+    results = []
+    for name, (rows, domain) in corpora.items():
+        if arguments.only and name != arguments.only:
+            continue
+        manifest = write_manifest(rows, output / name / "manifest.csv")
+        for pretrained in ([str(Path(arguments.pretrained).resolve())] + ([] if arguments.encoder_only else [None])):
+            result = {"corpus": name, **fit_and_score(manifest, domain, arguments.time_limit, pretrained,
+                                                      output / name / ("encoder" if pretrained else "scratch"))}
+            print("RESULT " + json.dumps(result), flush=True)
+            results.append(result)
+    print("| corpus (held-out speakers) | encoder | test WER | fit s | best model | encoder family audio s/s | load avg |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        rate = f"{r['encoder_audio_seconds_per_second']:.0f}" if r["encoder_audio_seconds_per_second"] else "–"
+        print(f"| {r['corpus']} ({r['num_test']} test clips) | {'whisper-tiny.en' if r['encoder'] else 'none'} | "
+              f"{100 * r['test_wer']:.1f}% | {r['fit_seconds']:.0f} | {r['best']} | {rate} | "
+              f"{' '.join(f'{x:.1f}' for x in r['load_average'])} |")
+
+
+if __name__ == "__main__":
+    main()

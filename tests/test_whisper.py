@@ -1,0 +1,175 @@
+"""A frozen Whisper encoder with a CTC head: loading, clip-length encoding, the resolver, a search, save and reload.
+
+The code paths run on a tiny random Whisper saved to a temporary folder (seconds); the shared Whisper
+tiny.en (``../shared/models/whisper-tiny.en``) checks the real weights and is skipped where absent.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from autoasr.models.encoder_sources import available_pretrained_encoders, cached_whisper_source
+from autoasr.models.whisper import (
+    WhisperEncoderFrontend,
+    WhisperLogMel,
+    WhisperUnavailable,
+    encode_log_mel,
+    load_whisper_encoder,
+)
+
+
+@pytest.mark.parametrize("size", ["tiny", "small", "medium"])
+def test_every_head_keeps_the_frame_rate(size):
+    from autoasr.models.whisper import WhisperCTCHead
+
+    head = WhisperCTCHead(num_features=32, vocabulary_size=12, size=size)
+    log_probs, lengths = head(torch.randn(2, 50, 32), torch.tensor([50, 30]))
+    assert log_probs.shape == (2, 50, 12) and lengths.tolist() == [50, 30]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 50), atol=1e-5)
+
+
+def test_the_encoder_runs_on_the_clip_own_length(tiny_whisper_dir):
+    frontend = WhisperEncoderFrontend(str(tiny_whisper_dir))
+    one, three = frontend(torch.randn(16000) * 0.1), frontend(torch.randn(48000) * 0.1)
+    assert one.shape == (50, 32) and three.shape == (150, 32)  # 50 vectors a second, no 30 s padding
+    batch = frontend(torch.randn(3, 16000) * 0.1)
+    assert batch.shape == (3, 50, 32) and not batch.requires_grad
+    assert frontend(torch.zeros(16000 * 35)).shape == (1750, 32)  # past 30 s: encoded in 30 s windows
+
+
+def test_cut_positional_embeddings_match_the_encoder_on_a_full_window(tiny_whisper_dir):
+    """On 30 s of input (the only length transformers' forward accepts) both passes must agree exactly."""
+    encoder = load_whisper_encoder(str(tiny_whisper_dir))
+    mel = WhisperLogMel()(torch.randn(1, 16000 * 30) * 0.1)
+    assert mel.shape == (1, 80, 3000)
+    with torch.inference_mode():
+        ours, theirs = encode_log_mel(encoder, mel), encoder(mel).last_hidden_state
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_the_log_mel_matches_whisper_feature_extractor():
+    from transformers import WhisperFeatureExtractor
+
+    samples = (np.random.default_rng(0).standard_normal(16000) * 0.1).astype(np.float32)
+    reference = WhisperFeatureExtractor()(samples, sampling_rate=16000, return_tensors="pt").input_features[0, :, :100]
+    ours = WhisperLogMel()(torch.from_numpy(samples)[None])[0]
+    assert ours.shape == reference.shape
+    assert (ours - reference).abs().max() < 0.05  # float32 against the extractor's float64 STFT
+
+
+def test_the_resolver_finds_folders_and_says_why_it_cannot(tiny_whisper_dir, tmp_path, monkeypatch):
+    encoders = available_pretrained_encoders(str(tiny_whisper_dir))
+    assert [e.kind for e in encoders] == ["whisper"] and encoders[0].config["d_model"] == 32
+    assert encoders[0].source == str(tiny_whisper_dir) and "Whisper encoder, 2 layers of 32 dims" in encoders[0].describe()
+    monkeypatch.setenv("AUTOASR_PRETRAINED", str(tiny_whisper_dir))
+    assert available_pretrained_encoders()[0].source == str(tiny_whisper_dir)
+    monkeypatch.delenv("AUTOASR_PRETRAINED")
+    missing = available_pretrained_encoders("openai/whisper-not-a-model")  # offline: a plain reason, no traceback
+    assert missing == [] and "cannot get the Whisper model 'openai/whisper-not-a-model'" in missing.reason
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((tiny_whisper_dir / "config.json").read_text())
+    assert "without safetensors weights" in available_pretrained_encoders(str(pickled)).reason
+    with pytest.raises(WhisperUnavailable, match="openai/whisper-none"):
+        load_whisper_encoder("openai/whisper-none")
+    none = available_pretrained_encoders()  # nothing configured, an empty HF cache (tests/conftest.py)
+    assert none == [] and "--pretrained" in none.reason and cached_whisper_source() is None
+
+
+def test_a_whisper_model_in_the_hf_cache_is_the_default(tiny_whisper_dir, tmp_path, monkeypatch):
+    """The cache as huggingface_hub writes it: blobs, a snapshot of links to them, and a ref."""
+    repo = tmp_path / "models--someone--whisper-tiny-test"
+    snapshot = repo / "snapshots" / "0123abcd"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    for file in ("config.json", "model.safetensors", "generation_config.json"):
+        blob = repo / "blobs" / file.replace(".", "-")
+        blob.write_bytes((tiny_whisper_dir / file).read_bytes())
+        (snapshot / file).symlink_to(blob)
+    assert cached_whisper_source(str(tmp_path)) == "someone/whisper-tiny-test"
+    monkeypatch.setattr("autoasr.models.encoder_sources.cached_whisper_source", lambda: "someone/whisper-tiny-test")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    encoders = available_pretrained_encoders()
+    assert [e.source for e in encoders] == ["someone/whisper-tiny-test"]
+
+
+def test_audio_seconds_follow_the_encoder_frame_rate(tiny_whisper_dir, tiny_corpus):
+    from autoasr import load_dataset
+    from autoasr.core.text import CharVocabulary
+    from autoasr.training.loop import train_trial
+    from autoasr.training.tensors import FeatureStore
+
+    train = load_dataset(tiny_corpus, split="train", domain="digits")
+    vocabulary = CharVocabulary.from_texts(train.texts)
+    config = {"model": "whisper", "size": "tiny", "frontend": "whisper", "encoder": str(tiny_whisper_dir),
+              "num_features": 32, "learning_rate": 3e-3, "dropout": 0.1, "augment": 0.0, "batch_size": 16,
+              "max_epochs": 1}
+    tensors, _ = FeatureStore(train, train, vocabulary)(config)
+    duration = sum(u.duration for u in train)
+    assert tensors.frames_per_second == 50.0 and abs(tensors.audio_seconds - duration) < 0.03 * len(train)
+    outcome = train_trial(config, tensors, tensors, vocabulary, deadline=time.time() + 60)
+    assert outcome.epochs == 1 and abs(outcome.audio_seconds_trained - duration) < 0.03 * len(train)
+
+
+def test_a_search_starts_with_whisper_heads_and_the_winner_saves_and_reloads(tiny_whisper_dir, tiny_corpus, tmp_path):
+    from autoasr import ASRPredictor, load_dataset
+    from autoasr.export.writers import export_model
+
+    train, test = load_dataset(tiny_corpus, split=("train", "test"), domain="digits")
+    predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)
+    started = time.time()
+    predictor.fit(train, time_limit=25, pretrained=str(tiny_whisper_dir))
+    assert time.time() - started < 25 * 1.1 + 10
+    board = predictor.leaderboard()
+    first = board.sort_values("start_time").iloc[0]
+    assert first["model"] == "whisper" and bool(first["pretrained"])
+    assert not board[board["model"] != "whisper"]["pretrained"].any()
+    assert (board["status"] == "ok").any()
+    whisper_trial = predictor.trials[first["trial_id"]]
+    assert whisper_trial["config"]["encoder"] == str(tiny_whisper_dir)
+    reloaded = ASRPredictor.load(tmp_path / "run")
+    texts = reloaded.transcribe([u.audio for u in list(test)[:3]])
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+    assert 0.0 <= reloaded.evaluate(test)["wer"]
+    best = reloaded.leaderboard().iloc[0]
+    if best["model"] == "whisper":
+        with pytest.raises(ValueError, match="Whisper encoder"):
+            export_model(tmp_path / "run", tmp_path / "model.onnx")
+
+
+def test_the_shared_tiny_en_encoder_reads_fsdd_digits_after_seconds_of_training(whisper_dir, fsdd_subset, tmp_path):
+    """The real weights: a head on the frozen tiny.en encoder must read the held-out takes almost perfectly."""
+    from autoasr import ASRPredictor, load_dataset
+
+    encoder = WhisperEncoderFrontend(str(whisper_dir))
+    assert encoder.num_features == 384 and encoder(torch.zeros(16000)).shape == (50, 384)
+    train, test = load_dataset(fsdd_subset, split=("train", "test"), domain="digits")
+    predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)
+    started = time.time()
+    predictor.fit(train, time_limit=45, pretrained=str(whisper_dir))
+    assert time.time() - started <= 45 * 1.1 + 10  # the encoder pass counts in the time limit
+    assert predictor.leaderboard().iloc[0]["model"] == "whisper"
+    assert ASRPredictor.load(tmp_path / "run").evaluate(test)["wer"] <= 0.05
+
+
+def test_an_encoder_deadline_leaves_out_training_clips_but_never_tuning_ones(tiny_whisper_dir, tiny_corpus, tmp_path):
+    from autoasr import load_dataset
+    from autoasr.core.text import CharVocabulary
+    from autoasr.training.feature_cache import ENCODER_CHUNK
+    from autoasr.training.tensors import FeatureStore
+
+    train, tuning = load_dataset(tiny_corpus, split=("train", "test"), domain="digits")
+    assert len(train) > ENCODER_CHUNK
+    store = FeatureStore(train, tuning, CharVocabulary.from_texts(train.texts + tuning.texts), cache_dir=tmp_path)
+    store.encoder_deadline = time.time() - 1.0  # already past: only the first chunk is encoded
+    config = {"frontend": "whisper", "encoder": str(tiny_whisper_dir), "num_features": 32}
+    train_tensors, tuning_tensors = store(config)
+    assert len(train_tensors.features) == ENCODER_CHUNK and len(tuning_tensors.features) == len(tuning)
+    assert store.partial == {"whisper": {"encoded": ENCODER_CHUNK, "total": len(train)}}
+    assert set(train_tensors.texts) <= set(train.texts) and len(train_tensors.targets) == ENCODER_CHUNK
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1  # only the complete tuning set was cached
