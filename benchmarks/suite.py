@@ -40,6 +40,7 @@ SMALL_WORDS = ("yes", "no", "up", "down", "stop")
 SMALL_SPEAKERS, SMALL_TAKES = 3, 10
 SPANISH_DIGITS = ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve")
 TEST_SPEAKER_FRACTION = 0.2
+REUSE = {"enabled": False}  # --reuse: kept results are read back, not run again
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,10 +123,10 @@ def fit_one(arguments) -> dict:
             "load_average": os.getloadavg()}
 
 
-def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments, reuse: bool) -> dict:
+def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> dict:
     name = f"suite_{corpus}{rotation}_{presets}_{arguments.time_limit:g}s_seed{seed}"
     path = RESULTS / f"{name}.json"
-    if reuse and path.is_file():
+    if REUSE["enabled"] and path.is_file():
         return json.loads(path.read_text())
     command = [sys.executable, __file__, "--one", corpus, "--rotation", str(rotation), "--presets", presets,
                "--seed", str(seed), "--time-limit", str(arguments.time_limit), "--shared", arguments.shared,
@@ -177,6 +178,9 @@ def clip_classifier(corpus: str, rotation: int, shared: Path, cache: Path) -> di
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    kept = RESULTS / f"suite_{corpus}{rotation}_clip_classifier.json"
+    if REUSE["enabled"] and kept.is_file():
+        return json.loads(kept.read_text())["result"]
     train, test = corpus_splits(corpus, rotation, shared, cache)
     if not set(test.texts) <= set(train.texts):
         return None
@@ -184,8 +188,11 @@ def clip_classifier(corpus: str, rotation: int, shared: Path, cache: Path) -> di
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=1.0))
     model.fit(clip_features(train), train.texts)
     predicted = model.predict(clip_features(test))
-    return {"wer": jiwer.wer(list(test.texts), list(predicted)), "accuracy": float((predicted == test.texts).mean()),
-            "seconds": time.time() - started}
+    result = {"wer": jiwer.wer(list(test.texts), list(predicted)), "accuracy": float((predicted == test.texts).mean()),
+              "seconds": time.time() - started, "num_train": len(train), "num_test": len(test)}
+    RESULTS.mkdir(exist_ok=True)
+    kept.write_text(json.dumps({"corpus": corpus, "rotation": rotation, "result": result}, indent=1) + "\n")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,15 +225,34 @@ def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) ->
     return "\n".join(lines)
 
 
+CORPUS_NOTES = (
+    "- `fsdd`: Free Spoken Digit Dataset, all 50 takes of 4 speakers train, the 5th speaker is the test "
+    "(`--fsdd-rotations` picks which, by sorted name: 0 = george); domain `digits`.",
+    "- `speech_commands`: the ten-word Speech Commands subset in `../shared/data/speech_commands` (real phone and "
+    "laptop recordings); a fifth of the 191 speakers held out whole (`split_tuning(fraction=0.2, seed=rotation)`); "
+    "domain `commands`.",
+    "- `sc_small`: what a learner records: the 3 training speakers of that split with most takes of yes/no/up/down/"
+    "stop, at most 10 takes each (they have about 5 each: 75 clips); tested on the held-out speakers' clips of "
+    "those 5 words.",
+    "- `demo`: the synthesized demo corpus (eSpeak NG voices), its own test voices; `espeak_es`: the Spanish digits "
+    "cero-nueve by 8 eSpeak NG voices x 3 repeats, 2 voices held out (`prepare_spoken_corpus`); domain `general`.",
+    "- clip classifier: standardised MFCC (20 + deltas) mean/std and four time-segment means, multinomial logistic "
+    "regression (scikit-learn), trained on the same training clips; its error rate counts as WER (one label per clip).",
+)
+
+
 def suite_section(results: list[dict], baselines: dict, command: str) -> str:
     loads = [r.get("load_average_before", r.get("load_average"))[0] for r in results]
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    not_run = [corpus for corpus in CORPORA if corpus not in {r["corpus"] for r in results}]
     return "\n".join([
         "## Development suite (issue 14)", "",
         f"Command: `{command}` ({machine}; 1-minute load average before the fits "
         f"{min(loads):.1f}–{max(loads):.1f}: other jobs shared the CPUs, so wall times and what fits in the "
-        "budget are noisy). WER is on test speakers no fit heard; spread is over seeds and rotations.", "",
-        suite_table(results, baselines), ""])
+        "budget are noisy). WER is on test speakers no fit heard; spread is over seeds and rotations; each fit "
+        "ran in its own process (`benchmarks/suite.py --one ...`), kept in `benchmarks/results/suite_*.json`.", "",
+        suite_table(results, baselines), "", *CORPUS_NOTES,
+        *([f"- not run in this table: {', '.join(not_run)}."] if not_run else []), ""])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +286,7 @@ def main() -> None:
     from run_benchmarks import replace_section
 
     shared, cache = Path(arguments.shared), Path(arguments.cache)
+    REUSE["enabled"] = arguments.reuse
     results, baselines = [], {}
     for corpus in arguments.corpora.split(","):
         rotations = arguments.fsdd_rotations if corpus == "fsdd" else arguments.rotations
@@ -268,7 +295,7 @@ def main() -> None:
                 baselines.setdefault(corpus, []).append(clip_classifier(corpus, rotation, shared, cache))
             for presets in arguments.presets.split(","):
                 for seed in (int(s) for s in arguments.seeds.split(",")):
-                    results.append(run_fit(corpus, rotation, presets, seed, arguments, arguments.reuse))
+                    results.append(run_fit(corpus, rotation, presets, seed, arguments))
                     print(json.dumps({k: results[-1][k] for k in ("corpus", "rotation", "presets", "seed",
                                                                   "test_wer", "fit_seconds")}), flush=True)
     output = Path(arguments.output)
