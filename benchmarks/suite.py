@@ -121,6 +121,8 @@ def fit_one(arguments) -> dict:
             "trials": int(len(leaderboard)), "trials_ok": int((leaderboard["status"] == "ok").sum()),
             "best_model": f"{best['model']} {best['size']}", "best_val_wer": float(best["val_wer"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "feature_seconds": predictor.fit_summary.get("feature_seconds"),
+            "first_trial_start_seconds": float(leaderboard["start_time"].min() - started),
             "load_average": os.getloadavg()}
 
 
