@@ -211,8 +211,9 @@ def _spread(values: list[float]) -> str:
 
 def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) -> str:
     lines = ["| corpus | train / test utterances (speakers) | preset | test WER, unseen speakers: mean ± sd "
-             "(min–max) | fit wall time: mean (max) | trials (finished) | best models | clip classifier WER |",
-             "|---|---|---|---|---|---|---|---|"]
+             "(min–max) | fit wall time: mean (max) | feature extraction in the fit | trials (finished) | best models "
+             "| clip classifier WER |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for corpus in dict.fromkeys(r["corpus"] for r in results):
         for presets in dict.fromkeys(r["presets"] for r in results if r["corpus"] == corpus):
             runs = [r for r in results if r["corpus"] == corpus and r["presets"] == presets]
@@ -223,8 +224,10 @@ def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) ->
             models = ", ".join(f"{name} ×{count}" for name, count in Counter(r["best_model"] for r in runs).items())
             bars = [b["wer"] for b in baselines.get(corpus, []) if b is not None]
             bar = _spread(bars) if bars else "n/a (open transcripts)"
+            features = [r["feature_seconds"] for r in runs if r.get("feature_seconds") is not None]
+            feature_text = f"{statistics.mean(features):.0f} s" if features else "not recorded"
             lines.append(f"| {corpus} | {sizes} | {presets} | {_spread([r['test_wer'] for r in runs])} | "
-                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {trials} | {models} | {bar} |")
+                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {feature_text} | {trials} | {models} | {bar} |")
     return "\n".join(lines)
 
 
@@ -250,7 +253,8 @@ def suite_section(results: list[dict], baselines: dict, command: str) -> str:
     not_run = [corpus for corpus in CORPORA if corpus not in {r["corpus"] for r in results}]
     return "\n".join([
         "## Development suite (issue 14)", "",
-        f"Command: `{command}` ({machine}; 1-minute load average before the fits "
+        f"Command: `{command}` (the table is rebuilt from the kept results by adding `--reuse`; {machine}; "
+        "1-minute load average before the fits "
         f"{min(loads):.1f}–{max(loads):.1f}: other jobs shared the CPUs, so wall times and what fits in the "
         "budget are noisy). WER is on test speakers no fit heard; spread is over seeds and rotations; each fit "
         "ran in its own process (`benchmarks/suite.py --one ...`), kept in `benchmarks/results/suite_*.json`.", "",
@@ -303,7 +307,7 @@ def main() -> None:
                                                                   "test_wer", "fit_seconds")}), flush=True)
     output = Path(arguments.output)
     document = output.read_text() if output.is_file() else "# Benchmarks\n"
-    command = "python benchmarks/suite.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/suite.py " + " ".join(a for a in sys.argv[1:] if a != "--reuse")
     output.write_text(replace_section(document, "suite", suite_section(results, baselines, command)))
     print(f"wrote {output}")
 
