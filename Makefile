@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_TIME_LIMIT ?= 180
 FSDD ?= ../shared/data/fsdd
 
-.PHONY: install demo test lab app app-check bench clean browser-deps
+.PHONY: install demo test lab app app-check bench bench-suite clean browser-deps
 
 # the editable install maps the packages present when it ran: a new top-level package means reinstall
 $(STAMP): pyproject.toml autoasr/__init__.py widgets/__init__.py
@@ -45,7 +45,17 @@ app: app-check $(STAMP)
 	# the wizard as a web page without code (Voila), for rooms where participants should not see Python
 	$(BIN)/python -m voila notebooks/app.ipynb --no-browser --Voila.ip=$(APP_IP) --port=$(APP_PORT) --Voila.token="$(APP_TOKEN)"
 
-bench: $(STAMP)
+# the development suite: presets scored on unseen speakers of several corpora (benchmarks/suite.py --help);
+# the full default is 2 presets x 3 seeds x (5 FSDD rotations + 4 corpora) fits of SUITE_TIME_LIMIT s each
+SUITE_TIME_LIMIT ?= 180
+SUITE_SEEDS ?= 0,1,2
+SUITE_ARGS ?=
+SHARED_DATA ?= ../shared/data
+bench-suite: $(STAMP)
+	$(BIN)/python benchmarks/suite.py --shared $(SHARED_DATA) --time-limit $(SUITE_TIME_LIMIT) --seeds $(SUITE_SEEDS) \
+		--output docs/benchmarks.md $(SUITE_ARGS)
+
+bench: $(STAMP) bench-suite
 	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md
 
 clean:

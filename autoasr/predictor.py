@@ -99,7 +99,9 @@ class ASRPredictor:
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
-        Without ``tuning_data`` a tuning set is held out (by speaker when there are many speakers).
+        Without ``tuning_data`` (and no tuning split in the data) a tuning set is held out: whole speakers
+        whenever the data names two or more, so models are chosen on voices they never heard (every word
+        kept in training where the speakers allow), else utterances (:func:`autoasr.data.split.split_tuning`).
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
         (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id such as

@@ -6,7 +6,7 @@ import soundfile
 
 from autoasr.data.dataset import DataError
 from autoasr.data.load import load_dataset
-from autoasr.data.split import split_tuning
+from autoasr.data.split import speaker_folds, split_tuning
 
 
 def write_tone(path, seconds=0.3, rate=16000):
@@ -77,12 +77,48 @@ def test_tuning_split_holds_out_whole_speakers_when_there_are_many(corpus):
     assert len(tuning.speakers) == 2 and len(train) + len(tuning) == 40
 
 
-def test_tuning_split_holds_out_utterances_per_speaker_when_there_are_few(corpus):
-    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,word,spk{i % 3}\n" for i in range(30))
+def test_tuning_split_holds_out_a_whole_speaker_when_there_are_only_three(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,word{i % 5},spk{i % 3}\n" for i in range(30))
     (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
     train, tuning = split_tuning(load_dataset(corpus / "m.csv"), fraction=0.2)
-    assert set(tuning.speakers) == set(train.speakers) == {"spk0", "spk1", "spk2"}
-    assert len(tuning) == 6
+    assert len(tuning.speakers) == 1 and len(train.speakers) == 2
+    assert set(train.speakers).isdisjoint(tuning.speakers) and len(train) + len(tuning) == 30
+
+
+def test_tuning_split_holds_out_utterances_when_there_is_one_speaker(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,word,spk0\n" for i in range(30))
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
+    train, tuning = split_tuning(load_dataset(corpus / "m.csv"), fraction=0.2)
+    assert train.speakers == tuning.speakers == ["spk0"] and len(tuning) == 6
+
+
+def test_held_out_speakers_leave_every_word_in_training(corpus):
+    # spk0 alone says "stop" and spk1 alone says "go": only spk2 or spk3 can be held out without losing a word
+    rows = ["audio/a.wav,stop,spk0", "audio/b.wav,yes,spk0", "audio/c.wav,go,spk1", "audio/d.wav,yes,spk1",
+            "audio/a.wav,yes,spk2", "audio/b.wav,yes,spk3"]
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + "\n".join(rows) + "\n")
+    for seed in range(6):
+        train, tuning = split_tuning(load_dataset(corpus / "m.csv"), fraction=0.25, seed=seed)
+        assert len(tuning.speakers) == 1 and tuning.speakers[0] in {"spk2", "spk3"}
+        assert {"stop", "go", "yes"} <= set(train.texts)
+
+
+def test_speaker_folds_never_share_a_speaker_and_cover_every_utterance(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,{['yes', 'no'][i % 2]},spk{i % 6}\n" for i in range(36))
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
+    dataset = load_dataset(corpus / "m.csv")
+    folds = speaker_folds(dataset, num_folds=3, seed=0)
+    assert len(folds) == 3
+    for train, tuning in folds:
+        assert set(train.speakers).isdisjoint(tuning.speakers) and len(train) + len(tuning) == 36
+    assert sorted(s for _, tuning in folds for s in tuning.speakers) == [f"spk{i}" for i in range(6)]
+
+
+def test_speaker_folds_of_one_speaker_fold_utterances(corpus):
+    rows = "".join(f"audio/{'abcd'[i % 4]}.wav,{['yes', 'no'][i % 2]},solo\n" for i in range(10))
+    (corpus / "m.csv").write_text("audio,text,speaker\n" + rows)
+    folds = speaker_folds(load_dataset(corpus / "m.csv"), num_folds=5)
+    assert len(folds) == 5 and all(len(tuning) == 2 and set(tuning.texts) == {"yes", "no"} for _, tuning in folds)
 
 
 def test_fsdd_folder_is_recognised_with_its_official_split(fsdd_dir):

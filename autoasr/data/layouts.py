@@ -582,6 +582,79 @@ def read_named_files(path: Path, domain: str = "general", validate_audio: bool =
 
 
 # ---------------------------------------------------------------------------------------------
+# One folder per label (word) with its audio inside: Speech Commands, Teachable Machine, Edge Impulse,
+# Keras ``audio_dataset_from_directory``
+
+
+SPEECH_COMMANDS_NAME = re.compile(r"^(?P<speaker>[0-9a-fA-F]+)_nohash_(?P<take>\d+)$")
+SPEECH_COMMANDS_LISTS = {"validation_list.txt": "dev", "testing_list.txt": "test"}
+
+
+def _label_folders(path: Path) -> list[Path]:
+    """Sub-folders holding audio directly; folders named ``_like_this`` (``_background_noise_``) are not labels."""
+    if not path.is_dir():
+        return []
+    folders = [child for child in sorted(path.iterdir())
+               if child.is_dir() and not child.name.startswith((".", "_")) and child.name not in _IGNORED_FOLDERS]
+    return [folder for folder in folders if next(_audio_files(folder, recursive=False, ordered=False), None)]
+
+
+def _label_text(folder_name: str) -> str:
+    # folder names cannot hold spaces comfortably: "turn_on" and "turn-on" mean the words "turn on"
+    return " ".join(re.split(r"[_\-\s]+", folder_name)).strip()
+
+
+def is_speech_commands(path: Path) -> bool:
+    """Label folders whose files are named ``<speaker hash>_nohash_<take>`` (checked on each folder's first file)."""
+    folders = _label_folders(path)
+    return bool(folders) and all(
+        SPEECH_COMMANDS_NAME.match(next(_audio_files(folder, recursive=False)).stem) for folder in folders)
+
+
+def is_label_folders(path: Path) -> bool:
+    """At least two label folders with audio and no audio at the top (a top-level file means another layout)."""
+    return len(_label_folders(path)) >= 2 and next(_audio_files(path, recursive=False, ordered=False), None) is None
+
+
+def _listed_splits(path: Path) -> dict[str, str]:
+    """``word/file.wav`` -> split, from Speech Commands' validation_list.txt and testing_list.txt when present."""
+    splits = {}
+    for name, split in SPEECH_COMMANDS_LISTS.items():
+        if (path / name).is_file():
+            splits.update((line.replace("\\", "/"), split) for _, line in _numbered_lines(path / name))
+    return splits
+
+
+def _read_label_folders(path: Path, domain: str, validate_audio: bool, name: str) -> Dataset:
+    """Every label folder's audio, labelled by the folder; speakers from ``<speaker>_nohash_`` names when
+    the files have them; splits from the list files when there are any (unlisted files then train)."""
+    listed = _listed_splits(path)
+    groups = []
+    for folder in _label_folders(path):
+        text = _label_text(folder.name)
+        records: list[Record] = []
+        for audio in _audio_files(folder, recursive=False):
+            match = SPEECH_COMMANDS_NAME.match(audio.stem)
+            split = listed.get(f"{folder.name}/{audio.name}", "train") if listed else None
+            records.append((None, _record(audio, text, match["speaker"] if match else None, split,
+                                          f"{folder.name}/{audio.stem}")))
+        groups.append((str(folder), folder, records))
+    return _build_dataset(groups, name, domain, validate_audio)
+
+
+def read_speech_commands(path: Path, domain: str = "general", validate_audio: bool = True) -> Dataset:
+    """Google Speech Commands: ``<word>/<speaker>_nohash_<take>.wav``; ``_background_noise_`` is skipped;
+    ``validation_list.txt`` / ``testing_list.txt`` give the dev and test splits when present."""
+    return _read_label_folders(path, domain, validate_audio, name=path.name or "speech_commands")
+
+
+def read_label_folders(path: Path, domain: str = "general", validate_audio: bool = True) -> Dataset:
+    """One folder per label (``yes/``, ``no/``, ``turn_on/`` ...) holding its audio; the folder name is the
+    transcript (``_`` and ``-`` read as spaces). No speakers unless the files are named like Speech Commands."""
+    return _read_label_folders(path, domain, validate_audio, name=path.name)
+
+
+# ---------------------------------------------------------------------------------------------
 # An archive (zip or tar) holding any layout above
 
 
@@ -640,6 +713,10 @@ LAYOUTS: list[Layout] = [
            read_yesno),
     Layout("named_files", "audio files named {text}_{speaker}_{take}, e.g. stop_anna_3.wav", is_named_files,
            read_named_files),
+    Layout("speech_commands", "Speech Commands: one folder per word of <speaker>_nohash_<take>.wav files "
+           "(validation_list.txt/testing_list.txt give splits)", is_speech_commands, read_speech_commands),
+    Layout("label_folders", "one folder per label (word) holding its audio, as Teachable Machine, Edge Impulse "
+           "or Keras audio_dataset_from_directory use", is_label_folders, read_label_folders),
 ]
 
 
