@@ -442,6 +442,21 @@ def test_leaderboard_table_sorts_and_highlights_the_best():
     assert by_time.index(">★ 002<") < by_time.index(">001<")
 
 
+def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
+    board = pandas.DataFrame([
+        {"trial_id": "001", "model": "whisper", "size": "tiny", "val_wer": 0.02, "val_cer": 0.01, "status": "ok",
+         "pretrained": True, "epochs": 5, "parameters": 1000, "train_seconds": 9.0, "stop_reason": "plateau",
+         "config": {}, "start_time": 1},
+        {"trial_id": "002", "model": "convnet", "size": "tiny", "val_wer": 0.2, "val_cer": 0.1, "status": "ok",
+         "pretrained": False, "epochs": 7, "parameters": 500, "train_seconds": 12.0, "stop_reason": "deadline",
+         "config": {}, "start_time": 2},
+    ])
+    html = leaderboard_html(board)
+    first, second = html.split("<tr", 3)[2:4]
+    assert "pretrained</span>" in first and "680,000 hours" in first
+    assert "pretrained" not in second
+
+
 def test_a_trial_that_never_emitted_a_word_is_marked_learned_nothing_with_a_reason():
     row = {"trial_id": "004", "model": "conformer", "size": "medium", "val_wer": 1.0, "val_cer": 1.0, "status": "ok",
            "epochs": 2, "parameters": 9000, "train_seconds": 14.2, "stop_reason": "deadline", "config": {},

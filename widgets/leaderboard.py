@@ -47,6 +47,16 @@ def trial_status(status: str, val_wer, val_cer, seconds) -> tuple[str, str]:
     return status, ""
 
 
+PRETRAINED_MARK = ("<span class='autoasr-pretrained' title='started from a model pretrained on large speech "
+                   "corpora (Whisper has heard 680,000 hours of speech); only its small head was trained on "
+                   "your data'> · pretrained</span>")
+
+
+def _model_cell(row) -> str:
+    """The model's family, marked when it started from a pretrained encoder instead of random weights."""
+    return escape(row["model"]) + (PRETRAINED_MARK if bool(row.get("pretrained")) else "")
+
+
 def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascending: bool = True,
                      best_trial_id: str | None = None) -> str:
     """The leaderboard as an HTML table (class ``autoasr-leaderboard``), best trial highlighted."""
@@ -64,7 +74,7 @@ def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascendin
         is_best = row["trial_id"] == best_trial_id
         status, reason = trial_status(str(row["status"]), row["val_wer"], row["val_cer"], row["train_seconds"])
         rows.append([
-            ("★ " if is_best else "") + escape(row["trial_id"]), escape(row["model"]), escape(row["size"]),
+            ("★ " if is_best else "") + escape(row["trial_id"]), _model_cell(row), escape(row["size"]),
             percent(row["val_wer"]), percent(row["val_cer"]), badge(status, reason), _text(row.get("decoder")),
             _number(row.get("latency_ms"), 1), _number(row.get("size_mb"), 2), _number(row["epochs"]),
             _number(row["parameters"]), _number(row["train_seconds"], 1), escape(reason or row["stop_reason"]),
@@ -101,7 +111,10 @@ class LeaderboardPanel:
                          "one typical tuning clip on one CPU thread; <b>size</b> is the scale of the network "
                          "(tiny, small, medium), <b>size MB</b> its weights on disk. <b>learned nothing</b> marks a "
                          "trial that never wrote a word in its time (100 % WER); <b>ended by</b> says why a trial "
-                         "stopped (plateau, pruned, deadline: see the glossary at the top).")),
+                         "stopped (plateau, pruned, deadline: see the glossary at the top). A model marked "
+                         "<b>pretrained</b> started from a speech encoder trained on hundreds of thousands of hours "
+                         "of speech; only a small head learned from your clips, which is why it reads voices it "
+                         "never heard better than models that start from nothing.")),
             ui.HBox([self.sort_by, self.ascending]), self.table,
             ui.HBox([self.latency_limit, self.pick]), self.pick_message])
         if session.predictor is not None:  # built around finished results (a notebook)
