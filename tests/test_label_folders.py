@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from audio_clips import write_audio
+from audio_clips import encode_tone, write_audio
 
 from autoasr import load_dataset
 from autoasr.data.layouts import detect_layout
@@ -23,6 +23,16 @@ def test_label_folders_give_the_folder_name_as_transcript(tmp_path):
     assert detect_layout(tmp_path).name == "label_folders"
     assert sorted(u.text for u in dataset) == ["no", "no", "turn on", "turn on", "yes", "yes"]
     assert {u.speaker for u in dataset} == {None} and {u.split for u in dataset} == {None}
+
+
+def test_label_folders_of_phone_memos_and_browser_recordings_are_a_corpus(tmp_path):
+    for label, name, codec in (("yes", "memo.m4a", "aac"), ("no", "take.webm", "libopus")):
+        (tmp_path / label).mkdir()
+        for take in range(2):
+            encode_tone(tmp_path / label / f"{take}{name}", codec, 48000, seconds=0.5)
+    dataset = load_dataset(tmp_path)
+    assert detect_layout(tmp_path).name == "label_folders"
+    assert sorted(u.text for u in dataset) == ["no", "no", "yes", "yes"]
 
 
 def test_one_label_folder_is_not_a_corpus_of_labels(tmp_path):

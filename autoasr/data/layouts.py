@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 from autoasr.core.text import DIGIT_WORDS
+from autoasr.data.audio import AUDIO_EXTENSIONS
 from autoasr.data.dataset import DataError, Dataset, Problem
 from autoasr.data.manifest import (
     AUDIO_COLUMN_ALIASES,
@@ -30,7 +31,8 @@ from autoasr.data.manifest import (
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
 MANIFEST_NAMES = ("manifest.csv", "manifest.tsv", "manifest.jsonl")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+# every format read_audio decodes: a folder of phone voice memos (m4a) or browser recordings (webm) is a corpus too
+AUDIO_SUFFIXES = AUDIO_EXTENSIONS
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 FSDD_NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z]+)_(?P<take>\d+)$")
 SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "devel": "dev", "valid": "dev",
