@@ -4,100 +4,52 @@ Screenshots land in ``artifacts/screenshots/`` (gitignored): look at them after 
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from browser_servers import (
+    ROOT,
+    chromium,
+    free_port,
+    jupyterlab_command,
+    screenshot,
+    serving,
+    voila_command,
+)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("AUTOASR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SEARCH_SECONDS = float(os.environ.get("AUTOASR_BROWSER_SECONDS", 25))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 90) -> None:
-    """Wait until the server listens (a GET would make Voilà start a kernel for nothing)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
 @pytest.fixture(scope="module")
 def voila_app(tiny_corpus, tmp_path_factory):
     """URL of the wizard served by Voilà on a free loopback port, on the tiny corpus with a short budget."""
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
-    if voila is None:
-        pytest.skip("voila is not installed")
-    port = _free_port()
+    port = free_port()
     runs = tmp_path_factory.mktemp("wizard_runs")
     data = os.environ.get("AUTOASR_BROWSER_DATA", str(tiny_corpus))  # e.g. "demo" for README screenshots
-    env = {**os.environ, "AUTOASR_APP_DATA": data, "AUTOASR_APP_MINUTES": str(SEARCH_SECONDS / 60),
-           "AUTOASR_APP_OUTPUT": str(runs), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    log = open(runs / "voila.log", "w")
-    process = subprocess.Popen(
-        [voila, str(ROOT / "notebooks" / "app.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-         "--VoilaConfiguration.show_tracebacks=True"],
-        cwd=ROOT / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_for_port(port, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        print((runs / "voila.log").read_text()[-3000:])
+    with serving(voila_command(ROOT / "notebooks" / "app.ipynb", port), ROOT / "notebooks", port, runs / "voila.log",
+                 AUTOASR_APP_DATA=data, AUTOASR_APP_MINUTES=str(SEARCH_SECONDS / 60), AUTOASR_APP_OUTPUT=str(runs)):
+        yield f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make browser-deps installs Debian's)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _shot(page, name: str) -> Path:
     """Screenshot the whole wizard: Voilà scrolls inside the page, so grow the viewport to fit it first."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
     height = page.evaluate("""() => {
         const tabs = document.querySelector('.jupyter-widget-tab, .widget-tab');
         return tabs ? Math.ceil(tabs.getBoundingClientRect().bottom + 40) : 900; }""")
     width = page.viewport_size["width"]
     page.set_viewport_size({"width": width, "height": max(900, min(height, 6000))})
     page.wait_for_timeout(300)
-    page.screenshot(path=str(path), full_page=True)
+    path = screenshot(page, name, full_page=True)
     page.set_viewport_size({"width": width, "height": 900})
     return path
 
@@ -172,33 +124,10 @@ def jupyter_lab(tiny_corpus, tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     papermill.execute_notebook(str(ROOT / "notebooks" / "01_quickstart.ipynb"), str(folder / "01_quickstart.ipynb"),
                                parameters={"time_limit": 20, "data": str(tiny_corpus)}, prepare_only=True)
-    settings = tmp_path_factory.mktemp("lab_settings")
-    # every cell stays in the page (no windowing), and no news pop-up covers the outputs
-    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
-        file = settings / f"{plugin}.jupyterlab-settings"
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(json.dumps(values))
-    port = _free_port()
-    log = open(folder / "lab.log", "w")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly", f"--LabApp.user_settings_dir={settings}",
-         f"--ServerApp.root_dir={folder}"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, process)
+    port = free_port()
+    command = jupyterlab_command(port, folder, tmp_path_factory.mktemp("lab_settings"))
+    with serving(command, folder, port, folder / "lab.log"):
         yield f"http://127.0.0.1:{port}/lab/tree/01_quickstart.ipynb"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_quickstart_runs_in_jupyterlab_with_live_widgets_and_plots(jupyter_lab, browser):
@@ -206,8 +135,7 @@ def test_quickstart_runs_in_jupyterlab_with_live_widgets_and_plots(jupyter_lab, 
     try:
         _run_quickstart_in_lab(page, jupyter_lab)
     except Exception:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "failed_quickstart_in_jupyterlab.png"))
+        screenshot(page, "failed_quickstart_in_jupyterlab")
         raise
 
 
@@ -233,8 +161,7 @@ def _run_quickstart_in_lab(page, jupyter_lab: str) -> None:
     assert finished.count() >= 1
     page.locator(".jp-OutputArea-output", has_text="train and compare speech recognisers").first.wait_for(
         timeout=120_000)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".jp-OutputArea .js-plotly-plot").first.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(SCREENSHOTS / "7_quickstart_in_jupyterlab.png"))
+    screenshot(page, "7_quickstart_in_jupyterlab")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback").count() == 0

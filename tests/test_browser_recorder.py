@@ -7,18 +7,22 @@ without a prompt). Screenshots of each step land in ``artifacts/screenshots/reco
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port, _wait_for_port
+from browser_servers import (
+    FAKE_MICROPHONE_ARGS,
+    ROOT,
+    chromium,
+    free_port,
+    jupyterlab_command,
+    screenshot,
+    serving,
+    voila_command,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -72,94 +76,40 @@ def _try_live_notebook(folder: Path, model: Path) -> Path:
     return path
 
 
-def _serve(command: list[str], folder: Path, port: int, **env_extra: str):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_extra}
-    log = open(folder / "server.log", "w")
-    process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    _wait_for_port(port, process)
-    return process, log
-
-
-def _stop(process, log) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
 @pytest.fixture(scope="module")
 def served(word_model, tmp_path_factory):
     """{"lab": URL, "voila": URL, "lab_folder": its folder} of the try-live notebook in JupyterLab and in Voilà
     (it shows TryLive on the fixture's model, then a one-take RecordDataset)."""
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
-    if voila is None:
-        pytest.skip("voila is not installed")
     lab_folder, voila_folder = tmp_path_factory.mktemp("lab"), tmp_path_factory.mktemp("voila")
     for folder in (lab_folder, voila_folder):
         _try_live_notebook(folder, word_model[0])
-    settings = tmp_path_factory.mktemp("lab_settings")
-    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
-        file = settings / f"{plugin}.jupyterlab-settings"
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(json.dumps(values))
-    lab_port, voila_port = _free_port(), _free_port()
-    servers = [
-        _serve([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={lab_port}", "--ip=127.0.0.1",
-                "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-                "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-                f"--LabApp.user_settings_dir={settings}", f"--ServerApp.root_dir={lab_folder}"], lab_folder, lab_port),
-        _serve([voila, "try_live.ipynb", "--no-browser", f"--port={voila_port}", "--Voila.ip=127.0.0.1",
-                "--VoilaConfiguration.show_tracebacks=True"], voila_folder, voila_port),
-    ]
-    try:
+    lab_port, voila_port = free_port(), free_port()
+    lab = jupyterlab_command(lab_port, lab_folder, tmp_path_factory.mktemp("lab_settings"))
+    with serving(lab, lab_folder, lab_port, lab_folder / "server.log"), \
+            serving(voila_command("try_live.ipynb", voila_port), voila_folder, voila_port, voila_folder / "server.log"):
         yield {"lab": f"http://127.0.0.1:{lab_port}/lab/tree/try_live.ipynb", "voila": f"http://127.0.0.1:{voila_port}/",
                "lab_folder": lab_folder}
-    finally:
-        for process, log in servers:
-            _stop(process, log)
 
 
 @pytest.fixture(scope="module")
 def wizard(tmp_path_factory):
     """(URL, run folder) of the wizard (notebooks/app.ipynb) served by Voilà with no data chosen."""
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
-    if voila is None:
-        pytest.skip("voila is not installed")
     runs = tmp_path_factory.mktemp("wizard_runs")
-    port = _free_port()
-    process, log = _serve([voila, str(ROOT / "notebooks" / "app.ipynb"), "--no-browser", f"--port={port}",
-                           "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"], runs, port,
-                          AUTOASR_APP_OUTPUT=str(runs))
-    try:
+    port = free_port()
+    with serving(voila_command(ROOT / "notebooks" / "app.ipynb", port), runs, port, runs / "server.log",
+                 AUTOASR_APP_OUTPUT=str(runs)):
         yield f"http://127.0.0.1:{port}/", runs
-    finally:
-        _stop(process, log)
 
 
 @pytest.fixture(scope="module")
 def microphone_browser(word_model):
     """Chromium whose microphone plays the fixture's spoken word."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make browser-deps installs Debian's)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                            f"--use-file-for-fake-audio-capture={word_model[1]}",
-                            "--autoplay-policy=no-user-gesture-required"]
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    with chromium(FAKE_MICROPHONE_ARGS + [f"--use-file-for-fake-audio-capture={word_model[1]}"]) as browser:
         yield browser
-        browser.close()
 
 
 def _shot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"recorder_{name}.png"
-    page.screenshot(path=str(path))
-    return path
+    return screenshot(page, f"recorder_{name}")
 
 
 def _record_and_read(page, where: str) -> str:
