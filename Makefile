@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_TIME_LIMIT ?= 180
 FSDD ?= ../shared/data/fsdd
 
-.PHONY: install demo test lab app app-check bench bench-suite clean browser-deps
+.PHONY: install demo test lab app app-check bench bench-suite bench-portfolio clean browser-deps
 
 # the editable install maps the packages present when it ran: a new top-level package means reinstall
 $(STAMP): pyproject.toml autoasr/__init__.py widgets/__init__.py
@@ -55,7 +55,13 @@ bench-suite: $(STAMP)
 	$(BIN)/python benchmarks/suite.py --shared $(SHARED_DATA) --time-limit $(SUITE_TIME_LIMIT) --seeds $(SUITE_SEEDS) \
 		--output docs/benchmarks.md $(SUITE_ARGS)
 
-bench: $(STAMP) bench-suite
+# every candidate configuration trained on every suite corpus; the portfolio chosen leave-one-corpus-out
+PORTFOLIO_CORPORA ?= fsdd,sc_small,demo,espeak_es
+bench-portfolio: $(STAMP)
+	$(BIN)/python benchmarks/portfolio_loco.py --shared $(SHARED_DATA) --corpora $(PORTFOLIO_CORPORA) \
+		--trial-seconds 30 --size 3 --output docs/benchmarks.md
+
+bench: $(STAMP) bench-suite bench-portfolio
 	$(BIN)/python benchmarks/run_benchmarks.py --fsdd $(FSDD) --output docs/benchmarks.md
 
 clean:
