@@ -17,7 +17,7 @@ from autoasr.search.reference_rows import wanted_rows
 @pytest.fixture(scope="session")
 def tiny_recognizer_dir(whisper_dir, tmp_path_factory):
     """A tiny random WhisperForConditionalGeneration with the shared model's tokenizer, processor and generation
-    settings (its vocabulary is the tokenizer's, so generation runs as with the real model, in a fraction of the time)."""
+    settings (its vocabulary is the tokenizer's: generation runs as with the real model, in a fraction of the time)."""
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
@@ -26,7 +26,8 @@ def tiny_recognizer_dir(whisper_dir, tmp_path_factory):
     small = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
              "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
     torch.manual_seed(0)
-    WhisperForConditionalGeneration(WhisperConfig(**{**base, **small})).save_pretrained(str(folder), safe_serialization=True)
+    model = WhisperForConditionalGeneration(WhisperConfig(**{**base, **small}))
+    model.save_pretrained(str(folder), safe_serialization=True)
     for file in whisper_dir.iterdir():
         if file.suffix in (".json", ".txt") and file.name != "config.json":
             shutil.copy(file, folder / file.name)

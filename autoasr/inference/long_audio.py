@@ -228,6 +228,9 @@ def fixed_chunks(num_frames: int, settings: SegmentationSettings = SegmentationS
 
 def _recognizer(model):
     """A TrainedModel or exported model from whatever was given (an ASRPredictor gives its best model)."""
+    if getattr(model, "reads_text_only", False):
+        raise ValueError(f"word timestamps come from CTC outputs, which the {model.config.get('model')} row (a "
+                         "pretrained recognizer used as it is) does not have: transcribe() gives its text")
     if hasattr(model, "network") or hasattr(model, "run"):
         return model
     if hasattr(model, "model") and callable(model.model):

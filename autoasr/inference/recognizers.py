@@ -9,12 +9,13 @@ as long as that folder (or the Hugging Face cache) is still there. :meth:`Traine
 ``evaluate``, ``save``/``load`` and long recordings work unchanged. They have no CTC outputs, so they
 cannot be exported to ONNX/TorchScript: :attr:`Recognizer.export_refusal` says why.
 
->>> recognizer = WhisperZeroShot({"source": "../shared/models/whisper-tiny.en", "normalizer": "digits"})  # doctest: +SKIP
+>>> recognizer = WhisperZeroShot({"source": "whisper-tiny.en", "normalizer": "digits"})  # doctest: +SKIP
 >>> recognizer.transcribe(["four.wav"])                                   # doctest: +SKIP
 ['four']
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -34,8 +35,10 @@ MIN_NEW_TOKENS, MAX_NEW_TOKENS = 16, 224
 
 
 def whisper_token_budget(texts: list[str]) -> int:
-    """>>> whisper_token_budget(["one two three"])
-    16
+    """The ``max_new_tokens`` for transcripts like ``texts``.
+
+    >>> whisper_token_budget(["one two three"]), whisper_token_budget(["word " * 100])
+    (17, 224)
     """
     longest = max((len(text.split()) for text in texts), default=0)
     return int(min(MAX_NEW_TOKENS, max(MIN_NEW_TOKENS, 3 * longest + 8)))
@@ -111,7 +114,7 @@ class WhisperZeroShot(Recognizer):
             batch = samples[start:start + batch_size]
             inputs = self.processor.feature_extractor(batch, sampling_rate=self.sample_rate, return_tensors="pt",
                                                       return_attention_mask=True)
-            with torch.inference_mode():
+            with torch.inference_mode(), _quiet_transformers():
                 ids = self.model.generate(inputs.input_features, attention_mask=inputs.attention_mask,
                                           max_new_tokens=int(self.config.get("max_new_tokens", MIN_NEW_TOKENS)),
                                           do_sample=False, num_beams=1, **self.generate_options)
@@ -120,6 +123,22 @@ class WhisperZeroShot(Recognizer):
 
     def weights_megabytes(self) -> float:
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values()) / 1e6
+
+    def parameters(self) -> int:
+        return sum(t.numel() for t in self.model.parameters())
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """``generate`` warns on every batch about settings it resolves itself (max_length beside max_new_tokens)."""
+    from transformers.utils import logging as transformers_logging
+
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(level)
 
 
 def pocketsphinx_available() -> bool:
