@@ -108,6 +108,9 @@ class ReferenceRows:
         """{row name: "ok", or why it was skipped or failed}."""
         outcome = {}
         for name, config in configs.items():
+            if any(trial.get("recognizer") == name for trial in self.book.records()):
+                outcome[name] = "ok (kept from the resumed run)"
+                continue
             try:
                 outcome[name] = self.score(name, config, deadline)
             except KeyboardInterrupt:
@@ -124,11 +127,12 @@ class ReferenceRows:
         try:
             model = TrainedModel.load(trial_dir)  # the entry every saved model goes through
             audio = [u.audio for u in self.tuning]
+            probe_started = time.time()  # loading is paid once: only transcribing scales with the clips
             hypotheses = model.transcribe(audio[:PROBE_CLIPS])
         except Exception:
             shutil.rmtree(trial_dir, ignore_errors=True)
             raise
-        per_clip = (time.time() - started) / max(min(PROBE_CLIPS, len(audio)), 1)
+        per_clip = (time.time() - probe_started) / max(min(PROBE_CLIPS, len(audio)), 1)
         needed = per_clip * max(len(audio) - PROBE_CLIPS, 0)
         if time.time() + needed > deadline:
             shutil.rmtree(trial_dir, ignore_errors=True)
