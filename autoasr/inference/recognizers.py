@@ -162,15 +162,15 @@ class PocketSphinxRecognizer:
         from pocketsphinx import Decoder
 
         self.decoder = Decoder(samprate=RECOGNIZER_RATE, loglevel="FATAL")
-        self.words = sorted({w for w in (words or []) if w and self._known(w)})
-        self.unknown_words = sorted({w for w in (words or []) if w and not self._known(w)})
+        self.words = sorted({w for w in (words or []) if w and self.knows(w)})
+        self.unknown_words = sorted({w for w in (words or []) if w and not self.knows(w)})
         if self.words:
             grammar = ("#JSGF V1.0;\ngrammar autoasr;\npublic <utterance> = ( "
                        + " | ".join(self.words) + " )+ ;\n")
             self.decoder.add_jsgf_string("autoasr", grammar)
             self.decoder.activate_search("autoasr")
 
-    def _known(self, word: str) -> bool:
+    def knows(self, word: str) -> bool:
         try:
             return self.decoder.lookup_word(word) is not None
         except Exception:

@@ -74,7 +74,7 @@ def _pocketsphinx_config(train: Dataset, domain: Domain) -> tuple[dict | None, s
         return None, "PocketSphinx is not installed (pip install pocketsphinx)"
     words = sorted({word for text in train.texts for word in text.split()})
     dictionary = PocketSphinxRecognizer()
-    known = [word for word in words if dictionary._known(word)]
+    known = [word for word in words if dictionary.knows(word)]
     if not words or len(known) < ENGLISH_SHARE * len(words):
         return None, (f"not English-like: {len(known)} of the {len(words)} training words are in PocketSphinx's "
                       "US-English dictionary")
