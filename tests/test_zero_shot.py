@@ -119,3 +119,25 @@ def test_pocketsphinx_row_joins_the_leaderboard_with_a_grammar(tiny_corpus, tmp_
     words = set(model.config["words"])
     clips = [u.audio for u in load_dataset(tiny_corpus, domain="digits")][:3]
     assert all(set(text.split()) <= words for text in model.transcribe(clips))  # only the grammar's words come out
+
+
+@pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed (pip install pocketsphinx)")
+def test_a_recognizer_spec_loads_through_trained_model_and_cuts_long_audio(tiny_corpus, tmp_path):
+    import numpy as np
+
+    from autoasr.data.audio import read_audio
+    from autoasr.export.writers import export_model
+    from autoasr.inference.model import TrainedModel
+
+    (tmp_path / "model.json").write_text(json.dumps(
+        {"kind": "pocketsphinx", "config": {"words": ["one", "two", "three"], "normalizer": "digits"}}))
+    model = TrainedModel.load(tmp_path)
+    assert model.config["model"] == "pocketsphinx" and model.config["size"] == "en-us grammar"
+    clips = [read_audio(u.audio) for u in load_dataset(tiny_corpus, domain="digits")][:3]
+    silence = np.zeros(model.sample_rate, dtype=np.float32)
+    long_recording = np.concatenate([piece for clip in clips * 8 for piece in (clip, silence)])
+    assert len(long_recording) / model.sample_rate > 20  # past the long-audio threshold: cut at the pauses
+    long_text = model.transcribe([long_recording])[0]
+    assert len(long_text.split()) >= 8 and set(long_text.split()) <= {"one", "two", "three"}
+    with pytest.raises(ValueError, match="writes text, not the CTC outputs"):
+        export_model(tmp_path, tmp_path / "model.onnx")
