@@ -147,6 +147,8 @@ def main() -> None:
                                                       output / name / ("encoder" if pretrained else "scratch"))}
             print("RESULT " + json.dumps(result), flush=True)
             results.append(result)
+    if not results:
+        return
     print("| corpus (held-out speakers) | encoder | test WER | fit s | best model | encoder family audio s/s | load avg |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
