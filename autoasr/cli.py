@@ -58,7 +58,7 @@ def command_fit(arguments) -> int:
                   num_workers=arguments.num_workers, ray_address=arguments.ray_address,
                   searcher=arguments.searcher, scheduler=arguments.scheduler,
                   max_latency_ms=arguments.max_latency_ms, max_size_mb=arguments.max_size_mb,
-                  pretrained=arguments.pretrained)
+                  pretrained=arguments.pretrained, zero_shot=arguments.zero_shot)
     print(_format_leaderboard(predictor))
     if predictor.fit_summary.get("limits_note"):
         print(f"\nnote: {predictor.fit_summary['limits_note']}")
@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "encoder gets a CTC head, or a wav2vec2 checkpoint (.safetensors) or a folder of them to "
                           "fine-tune; repeat for more (default: $AUTOASR_PRETRAINED, else a Whisper model in the "
                           "local Hugging Face cache)")
+    fit.add_argument("--zero-shot", default="auto", choices=["auto", "none", "whisper", "pocketsphinx"],
+                     help="leaderboard rows for pretrained recognizers used as they are, scored before training "
+                          "(auto: Whisper zero-shot when --pretrained names a Whisper model, and PocketSphinx when "
+                          "installed and the words are English; default $AUTOASR_ZERO_SHOT, else auto)")
     _add_limit_arguments(fit)
     fit.set_defaults(handler=command_fit)
 

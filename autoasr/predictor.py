@@ -40,13 +40,24 @@ from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import pretrained_search_info, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
-from autoasr.search.run import SearchRun, SearchSettings
+from autoasr.search.reference_rows import REFERENCE_SHARE, ReferenceRows, reference_configs
+from autoasr.search.run import SearchRun, SearchSettings, typical_clip
 from autoasr.training.tensors import FeatureStore
 
 # the share of a time limit a pretrained encoder may spend encoding training clips before the search starts:
 # a head learns in a few epochs, so more encoded clips buy more than more epochs (on Speech Commands at 180 s
 # on two busy cores, 40% left a few hundred of the 2,152 clips encoded and the head at 40% greedy WER)
 ENCODER_SHARE = 0.6
+
+
+def _zero_shot_choice(zero_shot):
+    """The argument, or ``$AUTOASR_ZERO_SHOT`` (names separated by commas) when it is left at auto."""
+    import os
+
+    configured = os.environ.get("AUTOASR_ZERO_SHOT", "").strip()
+    if zero_shot == "auto" and configured:
+        return [name.strip() for name in configured.split(",") if name.strip()] if configured != "none" else "none"
+    return zero_shot
 
 
 class FitError(RuntimeError):
@@ -73,6 +84,7 @@ class ASRPredictor:
         self._book = TrialBook()
         self._folder = RunFolder(self.path)
         self._models: dict[str, TrainedModel] = {}
+        self._zero_shot: dict[str, str] = {}  # the zero-shot rows of the last fit: "ok" or why not
         self._stop_requested = threading.Event()
 
     @property
@@ -95,7 +107,7 @@ class ASRPredictor:
             callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
             backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
             searcher: str = "random", scheduler: str = "ASHA", max_latency_ms: float | None = None,
-            max_size_mb: float | None = None, pretrained=None) -> "ASRPredictor":
+            max_size_mb: float | None = None, pretrained=None, zero_shot="auto") -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
@@ -114,6 +126,12 @@ class ASRPredictor:
         ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is
         the most accurate one within those limits (the most accurate overall when none is, noted in
         ``fit_summary``); :meth:`select_best` chooses again after the fit.
+
+        ``zero_shot`` (``"auto"``, ``"none"``, ``"whisper"``, ``"pocketsphinx"`` or a list; default
+        ``$AUTOASR_ZERO_SHOT``, else auto) adds leaderboard rows for pretrained recognizers used as they are,
+        scored on the tuning set before training and inside the budget: ``whisper-zero-shot`` (the Whisper
+        model of ``pretrained``) and ``pocketsphinx`` (when installed and the training words are English);
+        either may win. ``fit_summary["zero_shot"]`` says what each did, or why it was skipped.
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
@@ -130,7 +148,13 @@ class ASRPredictor:
         torch.set_num_threads(training_threads())  # a pretrained encoder's pass suffers from busy cores like training
         features.encoder_deadline = started + ENCODER_SHARE * float(time_limit)
         features(first_frontend(preset))  # the first trial's features count as data preparation time
-        self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks)
+        zero_shot_configs, self._zero_shot = reference_configs(_zero_shot_choice(zero_shot), encoders, train,
+                                                               self.domain_spec)
+        self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks,
+                       zero_shot={"planned": list(zero_shot_configs), "skipped": dict(self._zero_shot)})
+        reference_deadline = time.time() + REFERENCE_SHARE * max(started + time_limit - time.time(), 0.0)
+        self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
+                               .run(zero_shot_configs, reference_deadline))
 
         plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time())
         torch.set_num_threads(training_threads())
@@ -172,7 +196,7 @@ class ASRPredictor:
 
         return FeatureStore(train, tuning, self.vocabulary, progress=self.verbosity >= 2, on_progress=on_progress)
 
-    def _announce(self, started, time_limit, preset, encoders, train, tuning, seed, callbacks) -> None:
+    def _announce(self, started, time_limit, preset, encoders, train, tuning, seed, callbacks, zero_shot) -> None:
         """Write the run's settings to disk and tell the callbacks what the search will do."""
         self._write_settings(status="running", time_limit=time_limit, seed=seed,
                              search_space=describe_space(preset.space), presets_description=preset.description,
@@ -185,7 +209,8 @@ class ASRPredictor:
             "presets": preset.name, "num_train": len(train), "num_tuning": len(tuning),
             "search_space": describe_space(preset.space), "skipped_rows": len(train.problems),
             "skipped_examples": [str(p) for p in train.problems[:3]], "resumed_trials": len(self._book),
-            "preparation_seconds": time.time() - started, **pretrained_search_info(preset, encoders)})
+            "preparation_seconds": time.time() - started, "zero_shot": zero_shot,
+            **pretrained_search_info(preset, encoders)})
 
     def _finish(self, started, time_limit, features, train: Dataset, callbacks: list) -> "ASRPredictor":
         """Summarise and save the run, teach the forecast what this budget bought, and say when nothing trained."""
@@ -196,6 +221,7 @@ class ASRPredictor:
             "trials_ok": sum(t["status"] == "ok" for t in trials),
             "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
+            **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]
@@ -253,6 +279,20 @@ class ASRPredictor:
         if trial_id not in self._models:
             self._models[trial_id] = TrainedModel.load(self._folder.trial_dir(trial_id))
         return self._models[trial_id]
+
+    def word_errors(self, trial_id: str | None = None) -> pandas.DataFrame:
+        """Which words a trial's model (the best by default) gets wrong on the tuning set: reference word,
+        hypothesis word (empty: a word missed; an empty reference: a word heard that nobody said), count."""
+        from autoasr.results.word_errors import read_tuning_transcripts, word_error_table
+
+        trial_id = trial_id or self.best_trial_id
+        if trial_id is None or trial_id not in self.trials:
+            raise KeyError(f"no trial {trial_id!r} in this run (trials: {', '.join(self.trials) or 'none'})")
+        saved = read_tuning_transcripts(self._folder.trial_dir(trial_id))
+        if saved is None:
+            raise FileNotFoundError(f"trial {trial_id} wrote no tuning transcripts (a run older than this "
+                                    "version, or a trial that never finished an evaluation)")
+        return word_error_table(*saved)
 
     def transcribe(self, audio, model: str | None = None) -> list[str]:
         """Transcribe paths or float arrays at 16 kHz (one item or a list); returns a list of strings."""

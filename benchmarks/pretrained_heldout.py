@@ -6,7 +6,9 @@
 
 (a) Speech Commands, ten words (a folder per word, files ``<speaker>_nohash_<n>.wav``): every fifth speaker
     (sorted by id) is held out for the test. (b) FSDD (``recordings/<digit>_<speaker>_<take>.wav``): one
-    speaker held out (``--fsdd-speaker``). Each corpus is fitted once without an encoder (no
+    speaker held out (``--fsdd-speaker``). ``--zero-shot-only`` fits nothing: it scores Whisper used as it is
+    (the leaderboard's ``whisper-zero-shot`` row) on the same test speakers and times it.
+    Each corpus is fitted once without an encoder (no
     ``AUTOASR_PRETRAINED``, an empty Hugging Face cache) and once with ``--pretrained``. The encoder family's
     throughput is the training audio seconds per training second of its trials.
 """
@@ -75,7 +77,39 @@ def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: st
             "feature_seconds": predictor.fit_summary["feature_seconds"],
             "encoder_training_clips": predictor.fit_summary.get("encoder_training_clips"),
             "encoder_audio_seconds_per_second": audio / seconds if seconds else None,
+            "zero_shot": predictor.fit_summary.get("zero_shot"),
+            "zero_shot_val_wer": {r["model"]: float(r["val_wer"]) for _, r in board.iterrows() if r["config"].get("kind")},
             "load_average": os.getloadavg()}
+
+
+def zero_shot_score(manifest: Path, domain: str, pretrained: str, clips: int) -> dict:
+    """Whisper used as it is (the leaderboard's ``whisper-zero-shot`` row) on the held-out speakers' clips:
+    every k-th of them when ``clips`` caps the count, normalised the way the domain scores."""
+    from autoasr import load_dataset
+    from autoasr.core.metrics import error_rates
+    from autoasr.domains.presets import get_domain
+    from autoasr.inference.recognizers import WhisperZeroShot, whisper_token_budget
+
+    train, test = load_dataset(manifest, split=("train", "test"), domain=domain)
+    utterances = list(test)[:: max(1, len(test) // clips)][:clips] if clips else list(test)
+    loaded = time.time()
+    recognizer = WhisperZeroShot({"source": pretrained, "normalizer": get_domain(domain).normalizer,
+                                  "max_new_tokens": whisper_token_budget(train.texts)})
+    started = time.time()
+    hypotheses = recognizer.transcribe([u.audio for u in utterances])
+    seconds = time.time() - started
+    rates = error_rates([u.text for u in utterances], hypotheses)
+    audio = sum(u.duration or 0.0 for u in utterances)
+    return {"test_wer": rates["wer"], "num_test": len(utterances), "of_test": len(test),
+            "load_seconds": started - loaded, "seconds": seconds, "seconds_per_clip": seconds / len(utterances),
+            "rtf": seconds / audio, "load_average": os.getloadavg()}
+
+
+def print_zero_shot(name: str, result: dict) -> None:
+    print("RESULT " + json.dumps({"corpus": name, **result}), flush=True)
+    print(f"| {name} ({result['num_test']} of {result['of_test']} test clips) | whisper-tiny.en zero-shot | "
+          f"{100 * result['test_wer']:.1f}% | {result['seconds']:.0f} s ({result['seconds_per_clip']:.2f} s a clip, "
+          f"RTF {result['rtf']:.2f}) | {' '.join(f'{x:.1f}' for x in result['load_average'])} |", flush=True)
 
 
 def main() -> None:
@@ -88,6 +122,10 @@ def main() -> None:
     parser.add_argument("--output", default="autoasr_runs/pretrained_heldout")
     parser.add_argument("--only", choices=["speech_commands", "fsdd"], default=None)
     parser.add_argument("--encoder-only", action="store_true", help="skip the fits without the encoder")
+    parser.add_argument("--zero-shot-only", action="store_true",
+                        help="no fits: score Whisper used as it is (the whisper-zero-shot row) on the test speakers")
+    parser.add_argument("--zero-shot-clips", type=int, default=0, help="with --zero-shot-only: at most this many "
+                        "test clips, spread over the test set (0: all)")
     arguments = parser.parse_args()
     os.environ.pop("AUTOASR_PRETRAINED", None)
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded; the fit without --pretrained finds no cached model
@@ -100,11 +138,17 @@ def main() -> None:
         if arguments.only and name != arguments.only:
             continue
         manifest = write_manifest(rows, output / name / "manifest.csv")
+        if arguments.zero_shot_only:
+            print_zero_shot(name, zero_shot_score(manifest, domain, str(Path(arguments.pretrained).resolve()),
+                                                  arguments.zero_shot_clips))
+            continue
         for pretrained in ([str(Path(arguments.pretrained).resolve())] + ([] if arguments.encoder_only else [None])):
             result = {"corpus": name, **fit_and_score(manifest, domain, arguments.time_limit, pretrained,
                                                       output / name / ("encoder" if pretrained else "scratch"))}
             print("RESULT " + json.dumps(result), flush=True)
             results.append(result)
+    if not results:
+        return
     print("| corpus (held-out speakers) | encoder | test WER | fit s | best model | encoder family audio s/s | load avg |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

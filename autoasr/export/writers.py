@@ -90,6 +90,9 @@ def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> 
     if format not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format '{format}' (choose from {', '.join(EXPORT_FORMATS)})")
     trained, domain = _as_trained_model(model_or_predictor)
+    refusal = getattr(trained, "export_refusal", None)
+    if refusal:  # a pretrained recognizer used as it is (autoasr.inference.recognizers) writes text, not CTC outputs
+        raise ValueError(f"cannot export: {refusal}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = WaveformToLogProbs(trained).eval()

@@ -228,6 +228,9 @@ def fixed_chunks(num_frames: int, settings: SegmentationSettings = SegmentationS
 
 def _recognizer(model):
     """A TrainedModel or exported model from whatever was given (an ASRPredictor gives its best model)."""
+    if getattr(model, "reads_text_only", False):
+        raise ValueError(f"word timestamps come from CTC outputs, which the {model.config.get('model')} row (a "
+                         "pretrained recognizer used as it is) does not have: transcribe() gives its text")
     if hasattr(model, "network") or hasattr(model, "run"):
         return model
     if hasattr(model, "model") and callable(model.model):
@@ -461,10 +464,22 @@ def transcribe_with_words(model, audio: list, settings: SegmentationSettings = S
     return results  # type: ignore[return-value]
 
 
+def speech_pieces(audio, sample_rate: int, settings: SegmentationSettings = SegmentationSettings()) -> list[np.ndarray]:
+    """A long recording cut at its pauses, as sample arrays at ``sample_rate`` (for recognizers that read
+    text, not CTC frames, from each piece: see :mod:`autoasr.inference.recognizers`)."""
+    source = _Source(audio, sample_rate)
+    regions = speech_regions(frame_energies(source, settings), settings)
+    frame = max(1, int(round(ENERGY_FRAME_SECONDS * source.rate)))
+    pieces = [source.read(start * frame, min(stop * frame, source.frames)) for start, stop in regions]
+    return [piece for piece in pieces if len(piece) >= sample_rate // 50]
+
+
 def transcribe_routed(model, audio: list, transcribe_short, long_audio_seconds: float = LONG_AUDIO_SECONDS,
                       settings: SegmentationSettings = SegmentationSettings()) -> list[str]:
     """Transcripts in order: items longer than ``long_audio_seconds`` through :func:`transcribe_long`,
-    the rest through ``transcribe_short(items) -> list[str]`` (the model's usual batched path)."""
+    the rest through ``transcribe_short(items) -> list[str]`` (the model's usual batched path). A model
+    without CTC outputs (a pretrained recognizer) transcribes a long item's pieces (:func:`speech_pieces`)
+    with ``transcribe_short`` and joins them."""
     texts: list[str] = [""] * len(audio)
     short = []
     for position, item in enumerate(audio):
@@ -472,7 +487,10 @@ def transcribe_routed(model, audio: list, transcribe_short, long_audio_seconds: 
             seconds = audio_seconds(item, model.sample_rate)
         except Exception:
             seconds = 0.0  # unreadable: let the usual path report it
-        if seconds > long_audio_seconds:
+        if seconds > long_audio_seconds and getattr(model, "reads_text_only", False):
+            pieces = transcribe_short(speech_pieces(item, model.sample_rate, settings))
+            texts[position] = " ".join(text for text in pieces if text)
+        elif seconds > long_audio_seconds:
             texts[position] = transcribe_long(model, item, settings).text
         else:
             short.append(position)

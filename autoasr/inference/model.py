@@ -11,7 +11,7 @@ from autoasr.core.storage import load_weights, read_json
 from autoasr.core.text import CharVocabulary
 from autoasr.data.audio import as_samples
 from autoasr.decoding.greedy import greedy_decode
-from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.inference.model_files import CTC_KIND, MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.models.batching import transcribe_features
 from autoasr.models.frontends import Frontend, FrontendConfig
 from autoasr.models.registry import build_network
@@ -40,9 +40,16 @@ class TrainedModel:
 
     @classmethod
     def load(cls, folder: str | Path) -> "TrainedModel":
-        """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code)."""
+        """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code).
+
+        A ``model.json`` of another ``kind`` (``whisper-zero-shot``, ``pocketsphinx``) gives that recognizer
+        (:mod:`autoasr.inference.recognizers`): it transcribes, is timed and evaluated like a trained model."""
         folder = Path(folder)
         spec = read_json(folder / MODEL_SPEC_FILE)
+        if spec.get("kind", CTC_KIND) != CTC_KIND:  # a pretrained recognizer used as it is: no weights file
+            from autoasr.inference.recognizers import load_recognizer
+
+            return load_recognizer(spec)
         model = cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
                           load_weights(folder / MODEL_WEIGHTS_FILE))
         if spec.get("decoder"):

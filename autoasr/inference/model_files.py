@@ -1,4 +1,5 @@
-"""The saved model format: ``model.json`` (config, vocabulary, decoder) beside ``model.safetensors``."""
+"""The saved model format: ``model.json`` (config, vocabulary, decoder) beside ``model.safetensors``; a pretrained
+recognizer's ``model.json`` names its ``kind`` and source instead (no weights file)."""
 from __future__ import annotations
 
 from autoasr.models.registry import PRETRAINED_FAMILY
@@ -21,3 +22,12 @@ def model_spec_config(config: dict) -> dict:
 
 MODEL_SPEC_FILE = "model.json"
 MODEL_WEIGHTS_FILE = "model.safetensors"
+# a trial's tuning references and what its model heard (autoasr.results.word_errors)
+TUNING_TRANSCRIPTS_FILE = "tuning_transcripts.json"
+# what a model.json describes: a trained CTC model (no "kind" key, as every model saved before) or a pretrained
+# recognizer used as it is (autoasr.inference.recognizers), saved without weights
+CTC_KIND = "ctc"
+
+
+def model_kind(spec: dict) -> str:
+    return spec.get("kind", CTC_KIND)

@@ -221,3 +221,12 @@ def save_tiny_whisper(folder: str | Path, d_model: int = 32, layers: int = 2, he
     torch.manual_seed(0)
     WhisperForConditionalGeneration(config).save_pretrained(str(folder), safe_serialization=True)
     return Path(folder)
+
+
+@functools.lru_cache(maxsize=2)
+def load_whisper_processor(source: str):
+    """The ``WhisperProcessor`` (log-mel feature extractor and tokenizer) of the Whisper model at ``source``,
+    from the same folder or hub id as its weights (no code or pickle is loaded). Raises :class:`WhisperUnavailable`."""
+    from transformers import WhisperProcessor
+
+    return _from_pretrained(WhisperProcessor, source)

@@ -13,60 +13,10 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-POCKETSPHINX_RATE = 16000
-
-
-def pocketsphinx_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pocketsphinx") is not None
-
-
-class PocketSphinxRecognizer:
-    """PocketSphinx with its bundled US-English model, restricted to ``words`` when given.
-
-    >>> PocketSphinxRecognizer(words=["yes", "no"]).transcribe(["clip.wav"])   # doctest: +SKIP
-    ['yes']
-    """
-
-    sample_rate = POCKETSPHINX_RATE
-
-    def __init__(self, words: list[str] | None = None):
-        if not pocketsphinx_available():
-            raise RuntimeError("the PocketSphinx baseline needs: pip install pocketsphinx")
-        from pocketsphinx import Decoder
-
-        self.decoder = Decoder(samprate=POCKETSPHINX_RATE, loglevel="FATAL")
-        self.words = sorted({w for w in (words or []) if w and self._known(w)})
-        self.unknown_words = sorted({w for w in (words or []) if w and not self._known(w)})
-        if self.words:
-            grammar = ("#JSGF V1.0;\ngrammar autoasr;\npublic <utterance> = ( "
-                       + " | ".join(self.words) + " )+ ;\n")
-            self.decoder.add_jsgf_string("autoasr", grammar)
-            self.decoder.activate_search("autoasr")
-
-    def _known(self, word: str) -> bool:
-        try:
-            return self.decoder.lookup_word(word) is not None
-        except Exception:
-            return False
-
-    def transcribe(self, audio: list) -> list[str]:
-        from autoasr.data.audio import as_samples
-
-        texts = []
-        for item in audio:
-            samples = as_samples(item, POCKETSPHINX_RATE)
-            pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
-            self.decoder.start_utt()
-            self.decoder.process_raw(pcm, full_utt=True)
-            self.decoder.end_utt()
-            hypothesis = self.decoder.hyp()
-            words = (hypothesis.hypstr if hypothesis else "").lower().split()
-            texts.append(" ".join(w.split("(")[0] for w in words if not w.startswith("<")))
-        return texts
+from autoasr.inference.recognizers import (  # noqa: F401  (kept importable from here, where it began)
+    RECOGNIZER_RATE as POCKETSPHINX_RATE,
+)
+from autoasr.inference.recognizers import PocketSphinxRecognizer, pocketsphinx_available  # noqa: F401
 
 
 def pocketsphinx_baseline(data, domain: str = "general", closed_vocabulary: bool | None = None) -> dict:

@@ -51,6 +51,18 @@ LIMITATIONS = [
 ]
 
 
+# the card's words for a pretrained recognizer used as it is (autoasr.inference.recognizers)
+RECOGNIZER_DESCRIPTION = ("a pretrained recognizer used as it is, without training (what you would get without "
+                          "training), scored on the tuning set like every trial; its model.json names where its "
+                          "model comes from instead of holding its weights")
+
+
+def _training_line(model: dict) -> str:
+    if model.get("stop_reason") == "zero-shot":
+        return "Used as it is: not trained on this data."
+    return (f"Frontend `{model.get('frontend')}`; trained {model.get('epochs')} epochs (best epoch "
+            f"{model.get('best_epoch')}, stopped by {model.get('stop_reason')}).")
+
 def _clean(value):
     """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
     if isinstance(value, dict):
@@ -134,13 +146,15 @@ def build_model_card(predictor) -> dict:
         "domain": {"name": predictor.domain, "description": domain_description},
         "model": {
             "trial_id": predictor.best_trial_id, "family": config.get("model"), "size": config.get("size"),
-            "description": family.description if family else None, "parameters": best.get("parameters"),
-            "frontend": config.get("frontend", "logmel"), "config": config,
+            "description": family.description if family else (
+                RECOGNIZER_DESCRIPTION if best.get("recognizer") else None),
+            "parameters": best.get("parameters"),
+            "frontend": config.get("frontend", "its own" if best.get("recognizer") else "logmel"), "config": config,
             "vocabulary": list(predictor.vocabulary.symbols) if predictor.vocabulary else None,
             "epochs": best.get("epochs"), "best_epoch": best.get("best_epoch"), "stop_reason": best.get("stop_reason"),
             "latency_ms": best.get("latency_ms"), "real_time_factor": best.get("rtf"), "size_mb": best.get("size_mb"),
             "limits": dict(predictor.limits) or None,
-            "files": ["best/model.json", "best/model.safetensors"],
+            "files": ["best/model.json"] + ([] if best.get("recognizer") else ["best/model.safetensors"]),
         },
         "data": {"train": data.get("train"), "tuning": data.get("tuning"),
                  "skipped_rows": len(data.get("skipped_rows", []) or [])},
@@ -248,8 +262,7 @@ def render_model_card(card: dict) -> str:
                      f"{_percent(row.get('val_wer'))} | {_percent(row.get('val_cer'))} |")
     lines += ["", "## Chosen model", "", f"{model.get('description') or ''}", "", "```json",
               json.dumps(model.get("config"), indent=2), "```", "",
-              f"Frontend `{model.get('frontend')}`; trained {model.get('epochs')} epochs (best epoch "
-              f"{model.get('best_epoch')}, stopped by {model.get('stop_reason')}).", "",
+              _training_line(model), "",
               "## Hardware and software", ""]
     hardware = card["hardware"]
     lines.append(f"- {hardware.get('cpu_cores')} CPU cores, {hardware.get('memory_gb')} GB memory, "

@@ -31,7 +31,8 @@ def weights_megabytes(network: torch.nn.Module) -> float:
 def measure_inference_cost(model, clip: np.ndarray, repeats: int = LATENCY_REPEATS) -> dict:
     """Median latency (ms) to transcribe ``clip`` (16 kHz samples) alone on one thread, its RTF and the model size.
 
-    ``model`` is an :class:`autoasr.inference.model.TrainedModel` (with its chosen decoder).
+    ``model`` is an :class:`autoasr.inference.model.TrainedModel` (with its chosen decoder) or a pretrained
+    recognizer (:mod:`autoasr.inference.recognizers`).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -46,9 +47,11 @@ def measure_inference_cost(model, clip: np.ndarray, repeats: int = LATENCY_REPEA
         torch.set_num_threads(threads)
     latency = statistics.median(timings)
     duration = max(len(clip) / model.sample_rate, 1e-9)
-    # a frozen pretrained encoder is part of the model a user deploys, though it is stored beside the head
-    encoder = getattr(model.frontend.transform, "encoder_module", None)
-    size = weights_megabytes(model.network) + (weights_megabytes(encoder) if encoder is not None else 0.0)
+    if hasattr(model, "weights_megabytes"):  # a pretrained recognizer used as it is sizes its own model
+        size = model.weights_megabytes()
+    else:  # a frozen pretrained encoder is part of the model a user deploys, though it is stored beside the head
+        encoder = getattr(model.frontend.transform, "encoder_module", None)
+        size = weights_megabytes(model.network) + (weights_megabytes(encoder) if encoder is not None else 0.0)
     return {"latency_ms": round(latency * 1000, 2), "rtf": round(latency / duration, 5), "size_mb": round(size, 3)}
 
 

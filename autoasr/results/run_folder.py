@@ -65,7 +65,7 @@ class RunFolder:
             if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
                 close_interrupted(trial, trial_file.parent)
                 write_json(trial_file, trial)
-            if trial.get("status") == "ok":
+            if trial.get("status") == "ok" and not trial.get("recognizer"):  # a recognizer row has no weights
                 problem = unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
                 if problem:
                     trial.update(status="failed", error=problem)
@@ -79,4 +79,8 @@ class RunFolder:
             best_dir = self.path / "best"
             best_dir.mkdir(exist_ok=True)
             for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
-                shutil.copyfile(self.trial_dir(best_trial_id) / name, best_dir / name)
+                source = self.trial_dir(best_trial_id) / name
+                if source.is_file():
+                    shutil.copyfile(source, best_dir / name)
+                else:  # a pretrained recognizer has no weights file: no earlier best's weights stay beside its spec
+                    (best_dir / name).unlink(missing_ok=True)

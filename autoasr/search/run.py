@@ -104,7 +104,7 @@ class SearchRun:
             if self.stop_requested.is_set():
                 end_search()
 
-        already_tried = [searched_part(t["config"]) for t in self.book.records()]
+        already_tried = [searched_part(t["config"]) for t in self.book.records() if not t.get("recognizer")]
         run_local_search(trial_function, self.settings.preset, time_out=max(self.plan.exploration_deadline - time.time(), 1.0),
                          seed=self.settings.seed + len(self.book), already_tried=already_tried)
 
@@ -172,14 +172,24 @@ class SearchRun:
             trial["cost_error"] = f"{type(error).__name__}: {error}"
         self.folder.write_trial(trial)
 
+    def best_trained_id(self) -> str | None:
+        """The best trial, or when a pretrained recognizer's row leads (it has no weights to go on from),
+        the most accurate trained one: the one worth continuing and giving a decoder."""
+        best = self.book.best_trial_id
+        if best is None or not self.book[best].get("recognizer"):
+            return best
+        trained = [t for t in self.book.records() if t["status"] == "ok" and not t.get("recognizer")]
+        return min(trained, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"] if trained else None
+
     def continue_best(self, deadline: float) -> None:
         """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
         preset = self.settings.preset
-        if self.stop_requested.is_set() or self.book.best_trial_id is None or preset.refine_share <= 0:
+        best_id = self.best_trained_id()
+        if self.stop_requested.is_set() or best_id is None or preset.refine_share <= 0:
             return  # a preset without a continuation share (the baselines) keeps its trials as they ended
         if deadline - time.time() < preset.min_trial_seconds:
             return
-        parent = self.book[self.book.best_trial_id]
+        parent = self.book[best_id]
         state = load_weights(self.folder.trial_dir(parent["trial_id"]) / MODEL_WEIGHTS_FILE)
         # half the rate, annealed to the deadline: the winner settles instead of wandering off its checkpoint
         config = {**searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
@@ -194,7 +204,7 @@ class SearchRun:
         """
         from autoasr.decoding.lm import lm_decoding_available
 
-        best_id = self.book.best_trial_id
+        best_id = self.best_trained_id()
         if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < 1.0:
             return
         trial = self.book[best_id]

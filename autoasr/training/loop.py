@@ -160,7 +160,8 @@ def train_trial(
         train_seconds += time.time() - epoch_started
 
         evaluation_started = time.time()
-        rates = error_rates(tuning.texts, transcribe_features(model, tuning.features, vocabulary, device=device))
+        hypotheses = transcribe_features(model, tuning.features, vocabulary, device=device)
+        rates = error_rates(tuning.texts, hypotheses)
         eval_seconds += time.time() - evaluation_started
         last_epoch_seconds = time.time() - epoch_started
         train_loss = sum(ran.losses) / max(len(ran.losses), 1)
@@ -174,7 +175,7 @@ def train_trial(
                    "learning_rate": optimizer.param_groups[0]["lr"], "time": time.time()}
         history.append(metrics)
         if improved:
-            on_improvement(best_state, metrics)
+            on_improvement(best_state, {**metrics, "hypotheses": hypotheses})  # what the best epoch heard
         report(metrics)
         stop_reason = judge.stop_reason(epoch) or ("deadline" if time.time() > current_deadline() else None)
         if stop_reason:

@@ -15,6 +15,7 @@ from autoasr.core.text import CharVocabulary
 from autoasr.inference.model_files import (
     MODEL_SPEC_FILE,
     MODEL_WEIGHTS_FILE,
+    TUNING_TRANSCRIPTS_FILE,
     model_spec_config,
 )
 from autoasr.training.loop import train_trial
@@ -99,13 +100,19 @@ def run_recorded_trial(
         write_json(trial_dir / TRIAL_FILE, record)
         on_epoch(metrics)
 
+    tuning_texts: list[str] = []  # filled once the tensors exist
+
     def save_best(state: dict, metrics: dict) -> None:
         save_weights(trial_dir / MODEL_WEIGHTS_FILE, state)
         write_json(trial_dir / MODEL_SPEC_FILE, {"config": model_spec_config(config),
                                                 "vocabulary": list(vocabulary.symbols)})
+        if "hypotheses" in metrics:  # which words the best epoch gets wrong (autoasr.results.word_errors)
+            write_json(trial_dir / TUNING_TRANSCRIPTS_FILE, {"references": list(tuning_texts),
+                                                             "hypotheses": list(metrics["hypotheses"])})
 
     try:
         train_tensors, tuning_tensors = tensors()
+        tuning_texts[:] = tuning_tensors.texts
         outcome = train_trial(config, train_tensors, tuning_tensors, vocabulary, deadline, report=report,
                               should_stop=should_stop, on_improvement=save_best, seed=seed,
                               initial_state=initial_state, device=device)

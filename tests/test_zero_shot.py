@@ -1,0 +1,147 @@
+"""Pretrained recognizers as leaderboard rows: Whisper zero-shot and PocketSphinx, scored before training, selectable,
+saved and reloaded offline, refused by export; which words each row gets wrong."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from autoasr import ASRPredictor
+from autoasr.core.metrics import error_rates
+from autoasr.data.load import load_dataset
+from autoasr.inference.recognizers import pocketsphinx_available
+from autoasr.results.word_errors import word_error_table
+from autoasr.search.reference_rows import wanted_rows
+
+
+@pytest.fixture(scope="session")
+def tiny_recognizer_dir(whisper_dir, tmp_path_factory):
+    """A tiny random WhisperForConditionalGeneration with the shared model's tokenizer, processor and generation
+    settings (its vocabulary is the tokenizer's: generation runs as with the real model, in a fraction of the time)."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny_recognizer") / "tiny-whisper-recognizer"
+    base = WhisperConfig.from_pretrained(whisper_dir).to_dict()
+    small = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+             "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(WhisperConfig(**{**base, **small}))
+    model.save_pretrained(str(folder), safe_serialization=True)
+    for file in whisper_dir.iterdir():
+        if file.suffix in (".json", ".txt") and file.name != "config.json":
+            shutil.copy(file, folder / file.name)
+    return folder
+
+
+def test_wanted_rows_names_and_refuses_unknown_ones():
+    assert wanted_rows("auto") == ["whisper-zero-shot", "pocketsphinx"]
+    assert wanted_rows("none") == [] and wanted_rows(["pocketsphinx"]) == ["pocketsphinx"]
+    with pytest.raises(ValueError, match="unknown zero-shot row"):
+        wanted_rows("kaldi")
+
+
+def test_word_error_table_counts_substitutions_deletions_and_insertions():
+    table = word_error_table(["one two", "one two", "yes"], ["one too", "one too", "yes no"])
+    rows = {(r.reference, r.hypothesis): r.count for r in table.itertuples()}
+    assert rows == {("two", "too"): 2, ("", "no"): 1}
+    assert table.iloc[0]["count"] == 2  # most frequent first
+
+
+def _fit(corpus, path, source, zero_shot, time_limit=40):
+    predictor = ASRPredictor(path=path, domain="digits", verbosity=0)
+    return predictor.fit(corpus, time_limit=time_limit, presets="fast", pretrained=str(source), zero_shot=zero_shot)
+
+
+def test_tiny_whisper_zero_shot_row_is_recorded_before_training(tiny_corpus, tiny_recognizer_dir, tmp_path):
+    predictor = _fit(tiny_corpus, tmp_path / "run", tiny_recognizer_dir, "whisper")
+    board = predictor.leaderboard()
+    row = board[board["model"] == "whisper-zero-shot"].iloc[0]
+    assert row["status"] == "ok" and 0.0 <= row["val_wer"] and row["pretrained"]
+    assert row["latency_ms"] > 0 and row["rtf"] > 0 and row["size_mb"] > 0
+    trial = predictor.trials[row["trial_id"]]
+    assert trial["start_time"] < min(t["start_time"] for t in predictor.trials.values() if not t.get("recognizer"))
+    assert predictor.fit_summary["zero_shot"]["whisper-zero-shot"] == "ok"
+    # the random model's words are wrong: the word table of its row says which
+    errors = predictor.word_errors(row["trial_id"])
+    assert list(errors.columns) == ["reference", "hypothesis", "count"] and errors["count"].sum() > 0
+    trained = board[board["model"] != "whisper-zero-shot"].iloc[0]["trial_id"]
+    assert predictor.word_errors(trained)["count"].sum() >= 0  # trained trials write their transcripts too
+
+
+def test_zero_shot_row_skipped_when_the_budget_cannot_afford_it(tiny_corpus, tiny_recognizer_dir, tmp_path,
+                                                                monkeypatch):
+    import autoasr.search.reference_rows as reference_rows
+
+    monkeypatch.setattr(reference_rows, "REFERENCE_SHARE", 0.0)  # no time at all for yardsticks
+    monkeypatch.setattr("autoasr.predictor.REFERENCE_SHARE", 0.0)
+    predictor = _fit(tiny_corpus, tmp_path / "run", tiny_recognizer_dir, "whisper", time_limit=25)
+    assert "whisper-zero-shot" not in set(predictor.leaderboard()["model"])
+    assert predictor.fit_summary["zero_shot"]["whisper-zero-shot"].startswith("skipped: transcribing the")
+
+
+def test_real_whisper_zero_shot_wins_reloads_offline_and_refuses_export(tiny_corpus, whisper_dir, tmp_path,
+                                                                          monkeypatch):
+    from autoasr.export.writers import export_model
+
+    # the real model reads about a clip a second on two busy cores: give the row most of the time left, so the
+    # test checks the row itself rather than the budget's share (the skip has its own test)
+    monkeypatch.setattr("autoasr.predictor.REFERENCE_SHARE", 0.9)
+    predictor = _fit(tiny_corpus, tmp_path / "run", whisper_dir, "whisper", time_limit=60)
+    board = predictor.leaderboard()
+    zero_shot = board[board["model"] == "whisper-zero-shot"].iloc[0]
+    assert zero_shot["status"] == "ok" and zero_shot["val_wer"] < 0.5  # synthesized digits: Whisper reads most
+    predictor.select_best()  # the most accurate row
+    predictor._book.best_trial_id = zero_shot["trial_id"]  # whichever won, make the zero-shot row the model in use
+    predictor.save()
+    spec = json.loads((predictor.path / "best" / "model.json").read_text())
+    assert spec["kind"] == "whisper-zero-shot" and not (predictor.path / "best" / "model.safetensors").exists()
+    sample = load_dataset(tiny_corpus, domain="digits")
+    sample = sample.subset(list(sample)[:4])
+    clips = [u.audio for u in sample]
+    before = predictor.transcribe(clips)
+    assert all(text and text == text.lower() and not any(c.isdigit() for c in text) for text in before)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reloaded = ASRPredictor.load(predictor.path)
+    assert reloaded.best_trial_id == zero_shot["trial_id"] and reloaded.transcribe(clips) == before
+    expected = error_rates(sample.texts, before)["wer"]  # evaluate scores what transcribe gives, the same way
+    assert reloaded.evaluate(sample, record=False)["wer"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="pretrained recognizer used as it is"):
+        export_model(reloaded, tmp_path / "model.onnx")
+
+
+@pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed (pip install pocketsphinx)")
+def test_pocketsphinx_row_joins_the_leaderboard_with_a_grammar(tiny_corpus, tmp_path):
+    predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)
+    predictor.fit(tiny_corpus, time_limit=30, presets="fast", zero_shot="pocketsphinx")
+    board = predictor.leaderboard()
+    row = board[board["model"] == "pocketsphinx"].iloc[0]
+    assert row["status"] == "ok" and row["val_wer"] <= 1.0 and row["size"] == "en-us grammar"
+    assert row["latency_ms"] > 0 and row["pretrained"]
+    model = predictor.model(row["trial_id"])
+    words = set(model.config["words"])
+    clips = [u.audio for u in load_dataset(tiny_corpus, domain="digits")][:3]
+    assert all(set(text.split()) <= words for text in model.transcribe(clips))  # only the grammar's words come out
+
+
+@pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed (pip install pocketsphinx)")
+def test_a_recognizer_spec_loads_through_trained_model_and_cuts_long_audio(tiny_corpus, tmp_path):
+    import numpy as np
+
+    from autoasr.data.audio import read_audio
+    from autoasr.export.writers import export_model
+    from autoasr.inference.model import TrainedModel
+
+    (tmp_path / "model.json").write_text(json.dumps(
+        {"kind": "pocketsphinx", "config": {"words": ["one", "two", "three"], "normalizer": "digits"}}))
+    model = TrainedModel.load(tmp_path)
+    assert model.config["model"] == "pocketsphinx" and model.config["size"] == "en-us grammar"
+    clips = [read_audio(u.audio) for u in load_dataset(tiny_corpus, domain="digits")][:3]
+    silence = np.zeros(model.sample_rate, dtype=np.float32)
+    long_recording = np.concatenate([piece for clip in clips * 8 for piece in (clip, silence)])
+    assert len(long_recording) / model.sample_rate > 20  # past the long-audio threshold: cut at the pauses
+    long_text = model.transcribe([long_recording])[0]
+    assert len(long_text.split()) >= 8 and set(long_text.split()) <= {"one", "two", "three"}
+    with pytest.raises(ValueError, match="writes text, not the CTC outputs"):
+        export_model(tmp_path, tmp_path / "model.onnx")
