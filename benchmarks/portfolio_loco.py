@@ -68,7 +68,8 @@ def train_candidate(corpus: str, name: str, trial_seconds: float, shared: Path, 
     train, test = corpus_splits(corpus, 0, shared, cache)
     fitting, tuning = split_tuning(train, seed=0)  # the split fit itself would make: held-out speakers
     predictor = ASRPredictor(path=runs / f"{corpus}_{name}", domain=SUITE_DOMAINS[corpus], verbosity=0)
-    predictor.fit(fitting, tuning, time_limit=trial_seconds, presets="candidate", pretrained=[])
+    predictor.fit(fitting, tuning, time_limit=trial_seconds, presets="candidate", pretrained=[],
+                  zero_shot="none")
     best = predictor.leaderboard().iloc[0]
     started = time.time()
     tested = predictor.evaluate(test)
@@ -82,11 +83,16 @@ def train_candidate(corpus: str, name: str, trial_seconds: float, shared: Path, 
 def warm_feature_cache(corpus: str, names: list[str], shared: Path, scratch: Path) -> None:
     """Features of every frontend the candidates use, computed once before any candidate is timed: each
     candidate's seconds then buy training, as a portfolio trial's do once the search has prepared the data."""
+    from autoasr.predictor import FitError
+
     seen = set()
     for name in names:
         if CANDIDATES[name]["frontend"] not in seen:
             seen.add(CANDIDATES[name]["frontend"])
-            train_candidate(corpus, name, 5, shared, scratch, scratch / "warm-up")
+            try:
+                train_candidate(corpus, name, 5, shared, scratch, scratch / "warm-up")
+            except FitError:
+                pass  # the features are cached even when 5 s left no time to train on them
 
 
 def result_path(corpus: str, name: str, trial_seconds: float) -> Path:

@@ -274,6 +274,8 @@ def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(
     app.leaderboard.sort_by.value = "start_time"
     app.leaderboard.ascending.value = False
     assert app.leaderboard.ascending.description == "descending"
+    assert app.leaderboard.errors_of.value == predictor.best_trial_id  # its word errors are shown first
+    assert "autoasr-word-errors" in app.leaderboard.word_errors.value or "No word" in app.leaderboard.word_errors.value
     assert {"race", "curves", "time", "size", "settings", "breakdown"} <= set(app.compare.figures)
     assert all(len(figure.data) >= 1 for figure in app.compare.figures.values())
     assert app.errors.model.value == predictor.best_trial_id
@@ -455,6 +457,23 @@ def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
     first, second = html.split("<tr", 3)[2:4]
     assert "pretrained</span>" in first and "680,000 hours" in first
     assert "pretrained" not in second
+
+
+def test_a_zero_shot_row_says_it_had_no_training_and_word_errors_read_as_a_table():
+    from widgets.leaderboard import word_errors_html
+
+    board = pandas.DataFrame([
+        {"trial_id": "001", "model": "pocketsphinx", "size": "", "val_wer": 0.3, "val_cer": 0.2, "status": "ok",
+         "pretrained": True, "epochs": 0, "parameters": 0, "train_seconds": 0.0, "stop_reason": "zero-shot",
+         "config": {}, "start_time": 1}])
+    html = leaderboard_html(board)
+    assert "zero-shot, no training" in html and "without training" in html and "680,000" not in html
+    errors = pandas.DataFrame([{"reference": "stop", "hypothesis": "top", "count": 3},
+                               {"reference": "go", "hypothesis": "", "count": 1},
+                               {"reference": "", "hypothesis": "no", "count": 1}])
+    table = word_errors_html(errors)
+    assert table.count("<tr") == 4 and "(missed)" in table and "(nothing said)" in table and ">3<" in table
+    assert "No word" in word_errors_html(errors.iloc[0:0])
 
 
 def test_a_trial_that_never_emitted_a_word_is_marked_learned_nothing_with_a_reason():

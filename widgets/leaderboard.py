@@ -52,9 +52,25 @@ PRETRAINED_MARK = ("<span class='autoasr-pretrained' title='started from a model
                    "your data'> · pretrained</span>")
 
 
+ZERO_SHOT_MARK = ("<span class='autoasr-pretrained' title='a pretrained recogniser used as it is, with no training "
+                  "on your data: what you would get without training. A trained row has to beat it.'>"
+                  " · zero-shot, no training</span>")
+
+
 def _model_cell(row) -> str:
-    """The model's family, marked when it started from a pretrained encoder instead of random weights."""
+    """The model's family, marked when it started from a pretrained encoder or was not trained at all."""
+    if row.get("stop_reason") == "zero-shot":
+        return escape(row["model"]) + ZERO_SHOT_MARK
     return escape(row["model"]) + (PRETRAINED_MARK if bool(row.get("pretrained")) else "")
+
+
+def word_errors_html(errors: pandas.DataFrame, limit: int = 12) -> str:
+    """A trial's most frequent word errors on the tuning clips: said, written (or missed / added), times."""
+    if errors.empty:
+        return "<i>No word of the tuning clips was read wrong.</i>"
+    rows = [[escape(e.reference) or "<i>(nothing said)</i>", escape(e.hypothesis) or "<i>(missed)</i>", str(e.count)]
+            for e in errors.head(limit).itertuples()]
+    return table(["said", "written", "times"], rows, css_class="autoasr-table autoasr-word-errors")
 
 
 def leaderboard_html(board: pandas.DataFrame, sort_by: str = "val_wer", ascending: bool = True,
@@ -100,6 +116,9 @@ class LeaderboardPanel:
                               tooltip="the most accurate model that transcribes a typical clip within the limit")
         self.pick_message = ui.HTML()
         self.pick.on_click(self.pick_within_limit)
+        self.errors_of = ui.Dropdown(description="Trial", options=[])
+        self.word_errors = ui.HTML()
+        self.errors_of.observe(self.show_word_errors, names="value")
         self.sort_by.observe(self.refresh, names="value")
         self.ascending.observe(self.refresh, names="value")
         session.on("results", lambda predictor: self.refresh())
@@ -114,9 +133,12 @@ class LeaderboardPanel:
                          "stopped (plateau, pruned, deadline: see the glossary at the top). A model marked "
                          "<b>pretrained</b> started from a speech encoder trained on hundreds of thousands of hours "
                          "of speech; only a small head learned from your clips, which is why it reads voices it "
-                         "never heard better than models that start from nothing.")),
+                         "never heard better than models that start from nothing. A <b>zero-shot</b> row is a "
+                         "pretrained recogniser used as it is, with no training: what you would get without "
+                         "training, the bar the trained rows have to beat.")),
             ui.HBox([self.sort_by, self.ascending]), self.table,
-            ui.HBox([self.latency_limit, self.pick]), self.pick_message])
+            ui.HBox([self.latency_limit, self.pick]), self.pick_message,
+            ui.HTML("<h4>Which words does a model get wrong?</h4>"), self.errors_of, self.word_errors])
         if session.predictor is not None:  # built around finished results (a notebook)
             self.refresh()
 
@@ -125,8 +147,24 @@ class LeaderboardPanel:
         predictor = self.session.predictor
         if predictor is None:
             return
-        self.table.value = leaderboard_html(predictor.leaderboard(), self.sort_by.value, self.ascending.value,
-                                            predictor.best_trial_id)
+        board = predictor.leaderboard()
+        self.table.value = leaderboard_html(board, self.sort_by.value, self.ascending.value, predictor.best_trial_id)
+        finished = board[board["status"] == "ok"]
+        self.errors_of.options = [(f"{row.trial_id} {row.model} ({percent(row.val_wer)} WER)", row.trial_id)
+                                  for row in finished.itertuples()]
+        if predictor.best_trial_id in set(finished["trial_id"]):
+            self.errors_of.value = predictor.best_trial_id
+        self.show_word_errors()
+
+    def show_word_errors(self, change=None) -> None:
+        predictor, trial_id = self.session.predictor, self.errors_of.value
+        if predictor is None or trial_id is None:
+            self.word_errors.value = ""
+            return
+        try:
+            self.word_errors.value = word_errors_html(predictor.word_errors(trial_id))
+        except (KeyError, FileNotFoundError) as error:
+            self.word_errors.value = note(escape(str(error).strip("'\"")))
 
     def pick_within_limit(self, button=None) -> None:
         """Make the most accurate model within the latency limit the one every later step uses."""
