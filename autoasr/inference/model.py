@@ -32,7 +32,7 @@ class TrainedModel:
         frontend = Frontend(FrontendConfig.of(config))
         # a saved model is rebuilt from its config alone (a pretrained encoder from its stored architecture)
         network = build_network(config, frontend.config.num_features, len(vocabulary),
-                                pretrained_weights=state_dict is None)
+                                pretrained_weights=state_dict is None, symbols=vocabulary.symbols)
         if state_dict is not None:
             network.load_state_dict(state_dict)
         network.eval()

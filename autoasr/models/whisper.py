@@ -203,9 +203,83 @@ class WhisperCTCHead(nn.Module):
         return self.output(hidden).log_softmax(dim=-1), lengths.clamp(min=1)
 
 
+POOLED_HEAD = "pooled"  # the head size of a clip classifier (WhisperPooledHead), beside HEAD_SIZES' CTC heads
+
+
+def spell_for_ctc(indices: list[int]) -> list[int]:
+    """A CTC frame path that greedy decoding reads back as ``indices``: a blank between repeated symbols.
+
+    >>> spell_for_ctc([5, 5, 3])
+    [5, 0, 5, 3]
+    """
+    path: list[int] = []
+    for index in indices:
+        if path and path[-1] == index:
+            path.append(0)
+        path.append(index)
+    return path
+
+
+class WhisperPooledHead(nn.Module):
+    """One label per clip from a small set (commands, isolated digits): the clip's encoder vectors, mean and
+    max pooled, go through a linear layer to a label. A CTC head must learn where each letter sits; a
+    pooled classifier only which of a few words was said, so it learns from far fewer clips.
+
+    It speaks the CTC models' language, so decoding, the LM decoder, costs and saving stay as they are:
+    the output is a short frame path spelling the labels, frame ``j`` the mixture of the labels' ``j``-th
+    symbols weighted by their probabilities, half of its mass on the likeliest label's symbol (so greedy
+    decoding reads exactly the likeliest label). Training uses :meth:`clip_loss` (cross-entropy).
+
+    >>> head = WhisperPooledHead(8, 5, [[1, 2], [3, 3, 4]])
+    >>> log_probs, lengths = head(torch.randn(2, 30, 8), torch.tensor([30, 12]))
+    >>> log_probs.shape, lengths.tolist()
+    (torch.Size([2, 4, 5]), [4, 4])
+    """
+
+    def __init__(self, num_features: int, vocabulary_size: int, spellings: list[list[int]], dropout: float = 0.1):
+        super().__init__()
+        paths = [spell_for_ctc(indices) for indices in spellings]
+        width = max(len(path) for path in paths)
+        frames = torch.zeros(len(paths), width, vocabulary_size)  # one-hot paths, blank-padded
+        for label, path in enumerate(paths):
+            frames[label, torch.arange(width), torch.tensor(path + [0] * (width - len(path)))] = 1.0
+        self.register_buffer("paths", frames)
+        self.targets = {tuple(indices): label for label, indices in enumerate(spellings)}
+        self.norm = nn.LayerNorm(2 * num_features)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(2 * num_features, len(paths))
+
+    def logits(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Label scores (batch, labels) from mean and max pooling over each clip's own frames."""
+        inside = (torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None])[..., None]
+        mean = (features * inside).sum(1) / lengths.clamp(min=1)[:, None].to(features.dtype)
+        peak = features.masked_fill(~inside, float("-inf")).amax(1)
+        return self.output(self.dropout(self.norm(torch.cat([mean, peak], dim=-1))))
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities = self.logits(features, lengths).float().softmax(-1)
+        best = nn.functional.one_hot(probabilities.argmax(-1), self.paths.shape[0]).to(probabilities.dtype)
+        frames = torch.einsum("bk,ktv->btv", 0.5 * (probabilities + best), self.paths)
+        out_lengths = torch.full_like(lengths, self.paths.shape[1])
+        return frames.clamp(min=1e-8).log(), out_lengths
+
+    def clip_loss(self, features: torch.Tensor, lengths: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy against each clip's label (a transcript outside the labels is left out)."""
+        labels = torch.tensor([self.targets.get(tuple(t.tolist()), -100) for t in targets], device=features.device)
+        return nn.functional.cross_entropy(self.logits(features, lengths).float(), labels, ignore_index=-100)
+
+
 def build_whisper_head(num_features: int, vocabulary_size: int, dropout: float = 0.1, size: str = "small",
-                       **_) -> WhisperCTCHead:
-    """The registry's builder: the encoder is the frontend, so the network is the head alone."""
+                       labels: list[str] | None = None, symbols: tuple[str, ...] | None = None,
+                       **_) -> nn.Module:
+    """The registry's builder: the encoder is the frontend, so the network is the head alone. The pooled
+    head needs its ``labels`` (transcripts) and the vocabulary's ``symbols`` to spell them."""
+    if size == POOLED_HEAD:
+        if not labels or not symbols:
+            raise ValueError("a pooled Whisper head needs its labels and the vocabulary's symbols")
+        index = {symbol: position for position, symbol in enumerate(symbols)}
+        spellings = [[index[c] for c in label if c in index and index[c] != 0] for label in labels]
+        return WhisperPooledHead(num_features, vocabulary_size, spellings, dropout)
     return WhisperCTCHead(num_features, vocabulary_size, dropout, size)
 
 
