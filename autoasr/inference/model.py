@@ -11,6 +11,7 @@ from autoasr.core.storage import load_weights, read_json
 from autoasr.core.text import CharVocabulary
 from autoasr.data.audio import as_samples
 from autoasr.decoding.greedy import greedy_decode
+from autoasr.inference.encoder_copy import encoder_at_hand
 from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.models.batching import transcribe_features
 from autoasr.models.frontends import Frontend, FrontendConfig
@@ -43,6 +44,8 @@ class TrainedModel:
         """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code)."""
         folder = Path(folder)
         spec = read_json(folder / MODEL_SPEC_FILE)
+        if spec["config"].get("encoder"):  # a moved or deleted encoder folder: the run's own copy
+            spec["config"]["encoder"] = encoder_at_hand(spec["config"]["encoder"], folder)
         model = cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
                           load_weights(folder / MODEL_WEIGHTS_FILE))
         if spec.get("decoder"):

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from autoasr.core.storage import read_json, write_json, write_text
+from autoasr.inference.encoder_copy import keep_encoder_copy
 from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.training.trial import TRIAL_FILE, close_interrupted
 
@@ -80,3 +81,7 @@ class RunFolder:
             best_dir.mkdir(exist_ok=True)
             for name in (MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE):
                 shutil.copyfile(self.trial_dir(best_trial_id) / name, best_dir / name)
+        # a pretrained encoder read from a folder travels with the run (autoasr.inference.encoder_copy): every
+        # trial's, since any row may be chosen or reloaded later (the trials share one encoder: one copy)
+        for spec in sorted((self.path / "trials").glob(f"*/{MODEL_SPEC_FILE}")):
+            keep_encoder_copy(self.path, read_json(spec)["config"])
