@@ -124,8 +124,9 @@ class ASRPredictor:
         self._open_run(resume)
 
         train, tuning = prepare_splits(train_data, tuning_data, self.domain_spec.normalizer, seed)
-        train = expand_training_set(train, self.domain_spec, seed)
+        # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
         preset = with_pooled_candidate(preset, encoders, train.texts)
+        train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)
         torch.set_num_threads(training_threads())  # a pretrained encoder's pass suffers from busy cores like training

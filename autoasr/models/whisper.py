@@ -264,9 +264,13 @@ class WhisperPooledHead(nn.Module):
         return frames.clamp(min=1e-8).log(), out_lengths
 
     def clip_loss(self, features: torch.Tensor, lengths: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
-        """Cross-entropy against each clip's label (a transcript outside the labels is left out)."""
+        """Cross-entropy against each clip's label. A transcript outside the labels (a domain's spliced digit
+        string) is left out; a batch of only such clips gives a zero loss, not NaN."""
         labels = torch.tensor([self.targets.get(tuple(t.tolist()), -100) for t in targets], device=features.device)
-        return nn.functional.cross_entropy(self.logits(features, lengths).float(), labels, ignore_index=-100)
+        logits = self.logits(features, lengths).float()
+        if not bool((labels >= 0).any()):
+            return logits.sum() * 0.0
+        return nn.functional.cross_entropy(logits, labels, ignore_index=-100)
 
 
 def build_whisper_head(num_features: int, vocabulary_size: int, dropout: float = 0.1, size: str = "small",
