@@ -204,18 +204,26 @@ def test_clip_labels_are_told_from_open_transcripts():
         resolve_trial_config(config, [])
 
 
-def test_the_pooled_head_reads_back_its_likeliest_label_and_learns_by_cross_entropy():
+@pytest.mark.parametrize("size", ["pooled", "pooled_tuned"])
+def test_the_pooled_head_reads_back_its_likeliest_label_and_learns_by_cross_entropy(tiny_whisper_dir, size):
     from autoasr.core.text import CharVocabulary
     from autoasr.decoding.greedy import greedy_decode
     from autoasr.models.whisper import build_whisper_head
 
     labels = ["off", "on", "one", "yes"]  # shared prefixes and a doubled letter ("off" needs a blank)
     vocabulary = CharVocabulary.from_texts(labels)
-    head = build_whisper_head(16, len(vocabulary), 0.0, "pooled", labels=labels, symbols=vocabulary.symbols)
+    head = build_whisper_head(32, len(vocabulary), 0.0, size, labels=labels, symbols=vocabulary.symbols,
+                              encoder=str(tiny_whisper_dir))
+    tuned = [name for name in head.state_dict() if name.startswith("top.")]
+    assert bool(tuned) == (size == "pooled_tuned")  # a frozen top layer is the encoder's, not saved with the head
     torch.manual_seed(0)
-    features, lengths = torch.randn(4, 20, 16), torch.tensor([20, 15, 10, 5])
+    features, lengths = torch.randn(4, 20, 32), torch.tensor([20, 15, 10, 5])
+    head.eval()  # padding must not change a clip's scores: the top layer's attention and the pooling skip it
+    alone = head.logits(features[3:, :5], lengths[3:])
+    torch.testing.assert_close(head.logits(features, lengths)[3:], alone, atol=1e-4, rtol=1e-4)
+    head.train()
     targets = [torch.tensor(vocabulary.encode(label)) for label in labels]
-    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
+    optimizer = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=0.05)
     first = head.clip_loss(features, lengths, targets).item()
     for _ in range(50):
         optimizer.zero_grad()
@@ -243,8 +251,10 @@ def test_a_clip_label_search_trains_the_pooled_head_and_reloads_after_the_encode
     predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
     predictor.fit(train, time_limit=20, pretrained=str(encoder))
     board = predictor.leaderboard()
+    first, second = board.sort_values("start_time").iloc[:2].itertuples()
+    assert (first.model, first.size, first.status) == ("whisper", "pooled", "ok")
+    assert (second.model, second.size) == ("whisper", "pooled_tuned")  # the top layer trained too
     first = board.sort_values("start_time").iloc[0]
-    assert (first["model"], first["size"], first["status"]) == ("whisper", "pooled", "ok")
     labels = predictor.trials[first["trial_id"]]["config"]["labels"]
     assert labels == sorted(set(train.texts))
     predictor.select_best()

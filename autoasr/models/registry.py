@@ -88,7 +88,7 @@ def build_network(config: dict, num_features: int, vocabulary_size: int, pretrai
         else:
             options = {"checkpoint": config.get("checkpoint")}
     elif config["model"] == WHISPER_FAMILY and config.get("labels"):
-        options = {"labels": list(config["labels"]), "symbols": symbols}
+        options = {"labels": list(config["labels"]), "symbols": symbols, "encoder": str(config.get("encoder", ""))}
     return build_model(config["model"], config["size"], num_features, vocabulary_size, config.get("dropout", 0.1),
                        **options)
 
