@@ -37,7 +37,7 @@ from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
 from autoasr.search.budget import BudgetPlan
-from autoasr.search.candidates import pretrained_search_info, with_pretrained_candidates
+from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
 from autoasr.search.reference_rows import REFERENCE_SHARE, ReferenceRows, reference_configs
@@ -142,6 +142,8 @@ class ASRPredictor:
         self._open_run(resume)
 
         train, tuning = prepare_splits(train_data, tuning_data, self.domain_spec.normalizer, seed)
+        # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
+        preset = with_pooled_candidate(preset, encoders, train.texts)
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)

@@ -6,9 +6,11 @@
 
 (a) Speech Commands, ten words (a folder per word, files ``<speaker>_nohash_<n>.wav``): every fifth speaker
     (sorted by id) is held out for the test. (b) FSDD (``recordings/<digit>_<speaker>_<take>.wav``): one
-    speaker held out (``--fsdd-speaker``). ``--zero-shot-only`` fits nothing: it scores Whisper used as it is
-    (the leaderboard's ``whisper-zero-shot`` row) on the same test speakers and times it.
-    Each corpus is fitted once without an encoder (no
+    speaker held out (``--fsdd-speaker``). With ``--only``: (c) ``sc30``, 30 training utterances (3 Speech
+    Commands speakers x 5 words x 2 takes), tested on the held-out speakers' clips of those words; (d)
+    ``espeak_es``, an unseen language (Spanish digits, 8 eSpeak NG voices x 3, 2 voices held out).
+    ``--zero-shot-only`` fits nothing: it scores Whisper used as it is (the leaderboard's ``whisper-zero-shot``
+    row) on the same test speakers and times it. Each corpus is fitted once without an encoder (no
     ``AUTOASR_PRETRAINED``, an empty Hugging Face cache) and once with ``--pretrained``. The encoder family's
     throughput is the training audio seconds per training second of its trials.
 """
@@ -45,6 +47,37 @@ def fsdd_rows(folder: Path, speaker: str) -> list[dict]:
             rows.append({"audio": str(file), "text": DIGITS[int(match["digit"])], "speaker": match["speaker"],
                          "split": "test" if match["speaker"] == speaker else "train"})
     return rows
+
+
+SMALL_WORDS = ("yes", "no", "up", "down", "stop")
+SPANISH_DIGITS = ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve")
+
+
+def speech_commands_30_rows(folder: Path, speakers: int = 3, takes: int = 2) -> list[dict]:
+    """30 training utterances, what a learner records: the 3 training speakers with most takes of 5 words,
+    2 takes of each word each; the test is every held-out speaker's clips of those words."""
+    rows = [row for row in speech_commands_rows(folder) if row["text"] in SMALL_WORDS]
+    complete = [s for s in sorted({r["speaker"] for r in rows if r["split"] == "train"})
+                if all(sum(r["speaker"] == s and r["text"] == w for r in rows) >= takes for w in SMALL_WORDS)]
+    chosen, kept, taken = complete[:speakers], [], {}
+    for row in rows:
+        key = (row["speaker"], row["text"])
+        if row["split"] == "test" or (row["speaker"] in chosen and taken.get(key, 0) < takes):
+            taken[key] = taken.get(key, 0) + 1
+            kept.append(row)
+    return kept
+
+
+def espeak_rows(folder: Path, language: str = "es", texts=SPANISH_DIGITS) -> list[dict]:
+    """An unseen language: the Spanish digits by 8 eSpeak NG voices x 3 repeats, 2 voices held out."""
+    import csv as csv_module
+
+    from autoasr.data.demo_corpus import prepare_spoken_corpus
+
+    manifest = prepare_spoken_corpus(folder, texts, language=language, num_speakers=8, num_test_speakers=2, repeats=3)
+    with open(manifest) as handle:
+        return [{"audio": str(manifest.parent / row["audio"]), "text": row["text"], "speaker": row["speaker"],
+                 "split": row["split"]} for row in csv_module.DictReader(handle)]
 
 
 def write_manifest(rows: list[dict], path: Path) -> Path:
@@ -120,7 +153,7 @@ def main() -> None:
     parser.add_argument("--fsdd-speaker", default="lucas")
     parser.add_argument("--pretrained", default="../shared/models/whisper-tiny.en")
     parser.add_argument("--output", default="autoasr_runs/pretrained_heldout")
-    parser.add_argument("--only", choices=["speech_commands", "fsdd"], default=None)
+    parser.add_argument("--only", choices=["speech_commands", "fsdd", "sc30", "espeak_es"], default=None)
     parser.add_argument("--encoder-only", action="store_true", help="skip the fits without the encoder")
     parser.add_argument("--zero-shot-only", action="store_true",
                         help="no fits: score Whisper used as it is (the whisper-zero-shot row) on the test speakers")
@@ -131,13 +164,15 @@ def main() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded; the fit without --pretrained finds no cached model
     os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="empty-hf-cache-")
     output = Path(arguments.output)
-    corpora = {"speech_commands": (speech_commands_rows(Path(arguments.speech_commands)), "commands"),
-               "fsdd": (fsdd_rows(Path(arguments.fsdd), arguments.fsdd_speaker), "digits")}
+    corpora = {"speech_commands": (lambda: speech_commands_rows(Path(arguments.speech_commands)), "commands"),
+               "fsdd": (lambda: fsdd_rows(Path(arguments.fsdd), arguments.fsdd_speaker), "digits"),
+               "sc30": (lambda: speech_commands_30_rows(Path(arguments.speech_commands)), "commands"),
+               "espeak_es": (lambda: espeak_rows(output / "espeak_es_corpus"), "general")}
     results = []
     for name, (rows, domain) in corpora.items():
-        if arguments.only and name != arguments.only:
+        if (arguments.only and name != arguments.only) or (not arguments.only and name in ("sc30", "espeak_es")):
             continue
-        manifest = write_manifest(rows, output / name / "manifest.csv")
+        manifest = write_manifest(rows(), output / name / "manifest.csv")
         if arguments.zero_shot_only:
             print_zero_shot(name, zero_shot_score(manifest, domain, str(Path(arguments.pretrained).resolve()),
                                                   arguments.zero_shot_clips))

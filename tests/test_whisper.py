@@ -173,3 +173,98 @@ def test_an_encoder_deadline_leaves_out_training_clips_but_never_tuning_ones(tin
     assert store.partial == {"whisper": {"encoded": ENCODER_CHUNK, "total": len(train)}}
     assert set(train_tensors.texts) <= set(train.texts) and len(train_tensors.targets) == ENCODER_CHUNK
     assert len(list(tmp_path.glob("*.safetensors"))) == 1  # only the complete tuning set was cached
+
+
+@pytest.fixture(scope="module")
+def words_corpus(tiny_corpus, tmp_path_factory):
+    """The tiny corpus without its digit strings: one word per clip from 20, each said by every voice."""
+    import collections
+    import csv
+
+    rows = list(csv.DictReader(open(tiny_corpus)))
+    counts = collections.Counter(row["text"] for row in rows)
+    manifest = tmp_path_factory.mktemp("words") / "manifest.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "audio": str(tiny_corpus.parent / row["audio"])} for row in rows
+                         if counts[row["text"]] > 1)
+    return manifest
+
+
+def test_clip_labels_are_told_from_open_transcripts():
+    from autoasr.search.candidates import clip_labels, resolve_trial_config
+
+    assert clip_labels(["yes", "no"] * 3) == ["no", "yes"]
+    assert clip_labels(["yes", "no", "yes"]) == []  # "no" once: not a label set a classifier can learn
+    assert clip_labels([f"word{i}" for i in range(51)] * 2) == []  # more than 50 labels: open vocabulary
+    config = {"model": "whisper", "size": "pooled", "encoder": "x", "frontend": "whisper", "num_features": 8}
+    assert resolve_trial_config(config, [], ["no", "yes"])["labels"] == ["no", "yes"]
+    with pytest.raises(ValueError, match="not clip labels"):
+        resolve_trial_config(config, [])
+
+
+@pytest.mark.parametrize("size", ["pooled", "pooled_tuned"])
+def test_the_pooled_head_reads_back_its_likeliest_label_and_learns_by_cross_entropy(tiny_whisper_dir, size):
+    from autoasr.core.text import CharVocabulary
+    from autoasr.decoding.greedy import greedy_decode
+    from autoasr.models.whisper import build_whisper_head
+
+    labels = ["off", "on", "one", "yes"]  # shared prefixes and a doubled letter ("off" needs a blank)
+    vocabulary = CharVocabulary.from_texts(labels)
+    head = build_whisper_head(32, len(vocabulary), 0.0, size, labels=labels, symbols=vocabulary.symbols,
+                              encoder=str(tiny_whisper_dir))
+    tuned = [name for name in head.state_dict() if name.startswith("top.")]
+    assert bool(tuned) == (size == "pooled_tuned")  # a frozen top layer is the encoder's, not saved with the head
+    torch.manual_seed(0)
+    features, lengths = torch.randn(4, 20, 32), torch.tensor([20, 15, 10, 5])
+    head.eval()  # padding must not change a clip's scores: the top layer's attention and the pooling skip it
+    alone = head.logits(features[3:, :5], lengths[3:])
+    torch.testing.assert_close(head.logits(features, lengths)[3:], alone, atol=1e-4, rtol=1e-4)
+    head.train()
+    targets = [torch.tensor(vocabulary.encode(label)) for label in labels]
+    optimizer = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=0.05)
+    first = head.clip_loss(features, lengths, targets).item()
+    for _ in range(50):
+        optimizer.zero_grad()
+        head.clip_loss(features, lengths, targets).backward()
+        optimizer.step()
+    assert head.clip_loss(features, lengths, targets).item() < 0.1 * first
+    head.eval()
+    log_probs, out_lengths = head(features, lengths)
+    assert greedy_decode(log_probs, out_lengths, vocabulary) == labels
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(4, log_probs.shape[1]), atol=1e-4)
+    head.output.weight.data.normal_()  # whatever the scores, greedy decoding reads the likeliest label
+    best = head.logits(features, lengths).argmax(-1).tolist()
+    assert greedy_decode(*head(features, lengths), vocabulary) == [labels[i] for i in best]
+
+
+def test_a_clip_label_search_trains_the_pooled_head_and_reloads_after_the_encoder_folder_moves(
+        tiny_whisper_dir, words_corpus, tmp_path):
+    import shutil
+
+    from autoasr import ASRPredictor, load_dataset
+    from autoasr.export.writers import export_model
+
+    encoder = shutil.copytree(tiny_whisper_dir, tmp_path / "my-encoder")
+    train, test = load_dataset(words_corpus, split=("train", "test"), domain="commands")
+    predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
+    predictor.fit(train, time_limit=20, pretrained=str(encoder))
+    board = predictor.leaderboard()
+    first, second = board.sort_values("start_time").iloc[:2].itertuples()
+    assert (first.model, first.size, first.status) == ("whisper", "pooled", "ok")
+    assert (second.model, second.size) == ("whisper", "pooled_tuned")  # the top layer trained too
+    first = board.sort_values("start_time").iloc[0]
+    labels = predictor.trials[first["trial_id"]]["config"]["labels"]
+    assert labels == sorted(set(train.texts))
+    predictor.select_best()
+    pooled = predictor.model(first["trial_id"]).transcribe([u.audio for u in list(test)[:6]])
+    assert len(pooled) == 6 and set(pooled) <= set(labels)  # a classifier says one of its labels, never a blend
+    if predictor.leaderboard().iloc[0]["model"] == "whisper":
+        with pytest.raises(ValueError, match="Whisper encoder"):
+            export_model(tmp_path / "run", tmp_path / "model.onnx")
+    assert (tmp_path / "run" / "encoders" / "my-encoder" / "model.safetensors").is_file()
+    shutil.move(str(encoder), tmp_path / "moved-away")  # the folder the fit read is gone
+    reloaded = ASRPredictor.load(tmp_path / "run")
+    assert reloaded.model(first["trial_id"]).transcribe([u.audio for u in list(test)[:6]]) == pooled
+    assert 0.0 <= reloaded.evaluate(test)["wer"] <= 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from autoasr.inference.encoder_copy import ENCODERS_FOLDER
 from autoasr.results.report import write_report
 
 REPORT_NAME = "report.html"
@@ -32,7 +33,7 @@ def zip_best_model(predictor, path: str | Path | None = None) -> Path:
     path = Path(path) if path is not None else run / f"{run.name}-best-model.zip"
     root = Path(run.name)
     members = [run / name for name in RUN_FILES if (run / name).is_file()]
-    for folder in (run / "best", run / "trials" / str(predictor.best_trial_id)):
+    for folder in (run / "best", run / "trials" / str(predictor.best_trial_id), run / ENCODERS_FOLDER):
         members += sorted(p for p in folder.rglob("*") if p.is_file())
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for member in members:

@@ -11,6 +11,7 @@ from autoasr.core.storage import load_weights, read_json
 from autoasr.core.text import CharVocabulary
 from autoasr.data.audio import as_samples
 from autoasr.decoding.greedy import greedy_decode
+from autoasr.inference.encoder_copy import encoder_at_hand
 from autoasr.inference.model_files import CTC_KIND, MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.models.batching import transcribe_features
 from autoasr.models.frontends import Frontend, FrontendConfig
@@ -32,7 +33,7 @@ class TrainedModel:
         frontend = Frontend(FrontendConfig.of(config))
         # a saved model is rebuilt from its config alone (a pretrained encoder from its stored architecture)
         network = build_network(config, frontend.config.num_features, len(vocabulary),
-                                pretrained_weights=state_dict is None)
+                                pretrained_weights=state_dict is None, symbols=vocabulary.symbols)
         if state_dict is not None:
             network.load_state_dict(state_dict)
         network.eval()
@@ -50,6 +51,8 @@ class TrainedModel:
             from autoasr.inference.recognizers import load_recognizer
 
             return load_recognizer(spec)
+        if spec["config"].get("encoder"):  # a moved or deleted encoder folder: the run's own copy
+            spec["config"]["encoder"] = encoder_at_hand(spec["config"]["encoder"], folder)
         model = cls.build(spec["config"], CharVocabulary(tuple(spec["vocabulary"])),
                           load_weights(folder / MODEL_WEIGHTS_FILE))
         if spec.get("decoder"):

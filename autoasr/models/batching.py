@@ -16,8 +16,13 @@ def pad_batch(features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0) -> list[list[int]]:
-    """Batches of similar length (little padding), in random order when training."""
-    order = sorted(range(len(lengths)), key=lambda position: lengths[position])
+    """Batches of similar length (little padding), in random order when training.
+
+    When training, clips of equal length are also shuffled among themselves: corpora cut every clip to one
+    length (Speech Commands) and list them word by word, so a stable sort would give one-word batches.
+    """
+    ties = random.Random(seed).sample(range(len(lengths)), len(lengths)) if shuffle else range(len(lengths))
+    order = sorted(range(len(lengths)), key=lambda position: (lengths[position], ties[position]))
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     if shuffle:
         random.Random(seed).shuffle(batches)

@@ -25,6 +25,7 @@ class FrontendConfig:
     num_features: int = 40
     sample_rate: int = MODEL_SAMPLE_RATE
     encoder: str = ""  # "whisper": the pretrained model's hub id or folder
+    below_top: bool = False  # "whisper": the input of the encoder's top layer (a pooled head runs that layer)
 
     def __post_init__(self):
         if self.kind == "waveform":  # the frame width is fixed by the encoders' 10 ms frames
@@ -36,6 +37,8 @@ class FrontendConfig:
         fields = asdict(self)
         if not self.encoder:  # the other frontends keep the cache keys they always had
             fields.pop("encoder")
+        if not self.below_top:
+            fields.pop("below_top")
         return json.dumps(fields, sort_keys=True)
 
     @property
@@ -54,7 +57,10 @@ class FrontendConfig:
             config = {"frontend": config}
         kind = config.get("frontend", "logmel")
         if kind == "whisper":
-            return cls(kind=kind, num_features=int(config["num_features"]), encoder=str(config.get("encoder", "")))
+            from autoasr.models.whisper import POOLED_HEADS
+
+            return cls(kind=kind, num_features=int(config["num_features"]), encoder=str(config.get("encoder", "")),
+                       below_top=config.get("size") in POOLED_HEADS)
         return cls(kind=kind, num_features=int(config.get("num_features", 40)))
 
 
@@ -82,7 +88,7 @@ class Frontend(torch.nn.Module):
         if config.kind == "whisper":
             from autoasr.models.whisper import WhisperEncoderFrontend
 
-            self.transform = WhisperEncoderFrontend(config.encoder)
+            self.transform = WhisperEncoderFrontend(config.encoder, config.below_top)
             self.hop_length = self.transform.hop_length
             return
         mel_options = {"n_fft": 512, "win_length": window, "hop_length": hop, "n_mels": max(config.num_features, 40)}

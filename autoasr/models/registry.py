@@ -58,7 +58,7 @@ def build_model(family: str, size: str, num_features: int, vocabulary_size: int,
     if family == WHISPER_FAMILY:
         from autoasr.models.whisper import build_whisper_head
 
-        return build_whisper_head(num_features, vocabulary_size, dropout, size)
+        return build_whisper_head(num_features, vocabulary_size, dropout, size, **pretrained)
     if family not in MODEL_FAMILIES:
         raise ValueError(f"unknown model family '{family}' (choose from {', '.join(MODEL_FAMILIES)}, "
                          f"or {PRETRAINED_FAMILY} / {WHISPER_FAMILY} with a pretrained encoder)")
@@ -68,12 +68,14 @@ def build_model(family: str, size: str, num_features: int, vocabulary_size: int,
     return MODEL_FAMILIES[family].build(num_features, vocabulary_size, dropout=dropout, **sizes[size])
 
 
-def build_network(config: dict, num_features: int, vocabulary_size: int, pretrained_weights: bool = True) -> nn.Module:
+def build_network(config: dict, num_features: int, vocabulary_size: int, pretrained_weights: bool = True,
+                  symbols: tuple[str, ...] | None = None) -> nn.Module:
     """The network a trial config (or a saved model's config) describes.
 
     A wav2vec2 config starts from its ``checkpoint``'s weights when ``pretrained_weights`` (training);
     otherwise it is built from the ``encoder_config`` a saved model keeps, so that loading fine-tuned
-    weights does not need the checkpoint file any more.
+    weights does not need the checkpoint file any more. A pooled Whisper head spells its config's
+    ``labels`` with the vocabulary's ``symbols``.
 
     >>> build_network({"model": "crnn", "size": "tiny"}, 40, 30).__class__.__name__
     'CRNN'
@@ -85,6 +87,8 @@ def build_network(config: dict, num_features: int, vocabulary_size: int, pretrai
                        "normalize_waveform": bool(config.get("normalize_waveform", False))}
         else:
             options = {"checkpoint": config.get("checkpoint")}
+    elif config["model"] == WHISPER_FAMILY and config.get("labels"):
+        options = {"labels": list(config["labels"]), "symbols": symbols, "encoder": str(config.get("encoder", ""))}
     return build_model(config["model"], config["size"], num_features, vocabulary_size, config.get("dropout", 0.1),
                        **options)
 

@@ -56,7 +56,7 @@ class PretrainedEncoder:
         count = f"{self.parameters / 1e6:.1f} M" if self.parameters >= 100_000 else f"{self.parameters / 1e3:.0f} k"
         if self.kind == "whisper":
             return (f"{self.name}: Whisper encoder, {self.config['encoder_layers']} layers of {self.config['d_model']} "
-                    f"dims{f', {count} parameters' if self.parameters else ''}, frozen, with a CTC head ({self.source})")
+                    f"dims{f', {count} parameters' if self.parameters else ''}, frozen, with a CTC head or, for clip labels, a pooled one ({self.source})")
         return (f"{self.name}: wav2vec2 encoder, {self.config['encoder_num_layers']} layers of "
                 f"{self.config['encoder_embed_dim']} dims, {count} parameters ({self.path})")
 

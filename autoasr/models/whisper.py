@@ -1,4 +1,5 @@
-"""Whisper's pretrained encoder as a frozen frontend, and the small CTC heads trained on its outputs.
+"""Whisper's pretrained encoder as a frozen frontend, and the small heads trained on its outputs: CTC heads over
+the domain's characters, and a pooled clip classifier where every transcript is one of a few labels.
 
 The encoder (loaded with ``transformers``, safetensors only) turns a clip into 50 vectors a second that
 already separate speech sounds well: a linear or small convolutional CTC head over the domain's characters
@@ -14,6 +15,7 @@ so each epoch costs only the head.
 """
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 
@@ -113,16 +115,22 @@ class WhisperLogMel(nn.Module):
         return (torch.maximum(log_mel, floor) + 4.0) / 4.0
 
 
-def encode_log_mel(encoder: nn.Module, mel: torch.Tensor) -> torch.Tensor:
+def encode_log_mel(encoder: nn.Module, mel: torch.Tensor, below_top: bool = False) -> torch.Tensor:
     """The encoder's output for log-mel frames (batch, mels, frames <= 3000): its own forward pass, except
-    that the positional embeddings are cut to the clip's frames instead of requiring 30 s of input."""
+    that the positional embeddings are cut to the clip's frames instead of requiring 30 s of input.
+    ``below_top``: the input of the top layer instead (a head that runs, or trains, the top layer itself)."""
     hidden = nn.functional.gelu(encoder.conv1(mel))
     hidden = nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
     hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
-    for layer in encoder.layers:
-        output = layer(hidden, None)
-        hidden = output[0] if isinstance(output, tuple) else output  # older transformers return a tuple
-    return encoder.layer_norm(hidden)
+    layers = encoder.layers[:-1] if below_top else encoder.layers
+    for layer in layers:
+        hidden = run_layer(layer, hidden)
+    return hidden if below_top else encoder.layer_norm(hidden)
+
+
+def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    output = layer(hidden, mask)
+    return output[0] if isinstance(output, tuple) else output  # older transformers return a tuple
 
 
 def whisper_device() -> str:
@@ -135,9 +143,9 @@ class WhisperEncoderFrontend(nn.Module):
     Runs on the GPU when there is one and returns CPU tensors, like the other frontends.
     """
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, below_top: bool = False):
         super().__init__()
-        self.source = source
+        self.source, self.below_top = source, below_top
         encoder = load_whisper_encoder(source)
         self.log_mel = WhisperLogMel(encoder.config.num_mel_bins)
         self.num_features = encoder.config.d_model
@@ -158,7 +166,7 @@ class WhisperEncoderFrontend(nn.Module):
         encoder = self._encoder[0].to(device)
         with torch.inference_mode():
             mel = self.log_mel.to(device)(batch.to(device).float())
-            pieces = [encode_log_mel(encoder, mel[..., start:start + WINDOW_MEL_FRAMES])
+            pieces = [encode_log_mel(encoder, mel[..., start:start + WINDOW_MEL_FRAMES], self.below_top)
                       for start in range(0, mel.shape[-1], WINDOW_MEL_FRAMES)]
             encoded = torch.cat(pieces, dim=1).float().cpu()
         return encoded[0] if single else encoded
@@ -203,9 +211,110 @@ class WhisperCTCHead(nn.Module):
         return self.output(hidden).log_softmax(dim=-1), lengths.clamp(min=1)
 
 
+# the head sizes of a clip classifier (WhisperPooledHead), beside HEAD_SIZES' CTC heads: the encoder's top layer
+# frozen, or trained with the head (partial fine-tuning: the cache then holds the top layer's input)
+POOLED_HEAD, TUNED_POOLED_HEAD = "pooled", "pooled_tuned"
+POOLED_HEADS = (POOLED_HEAD, TUNED_POOLED_HEAD)
+
+
+def spell_for_ctc(indices: list[int]) -> list[int]:
+    """A CTC frame path that greedy decoding reads back as ``indices``: a blank between repeated symbols.
+
+    >>> spell_for_ctc([5, 5, 3])
+    [5, 0, 5, 3]
+    """
+    path: list[int] = []
+    for index in indices:
+        if path and path[-1] == index:
+            path.append(0)
+        path.append(index)
+    return path
+
+
+class WhisperPooledHead(nn.Module):
+    """One label per clip from a small set (commands, isolated digits): the clip's encoder vectors, mean and
+    max pooled, go through a linear layer to a label. A CTC head must learn where each letter sits; a
+    pooled classifier only which of a few words was said, so it learns from far fewer clips.
+
+    It speaks the CTC models' language, so decoding, the LM decoder, costs and saving stay as they are:
+    the output is a short frame path spelling the labels, frame ``j`` the mixture of the labels' ``j``-th
+    symbols weighted by their probabilities, half of its mass on the likeliest label's symbol (so greedy
+    decoding reads exactly the likeliest label). Training uses :meth:`clip_loss` (cross-entropy).
+
+    >>> head = WhisperPooledHead(8, 5, [[1, 2], [3, 3, 4]])
+    >>> log_probs, lengths = head(torch.randn(2, 30, 8), torch.tensor([30, 12]))
+    >>> log_probs.shape, lengths.tolist()
+    (torch.Size([2, 4, 5]), [4, 4])
+    """
+
+    def __init__(self, num_features: int, vocabulary_size: int, spellings: list[list[int]], dropout: float = 0.1,
+                 encoder: nn.Module | None = None, tune_top: bool = False):
+        super().__init__()
+        # with an ``encoder`` the features are its top layer's input (the "below_top" frontend) and the head runs
+        # that layer: trained here when ``tune_top`` (saved with the head), else frozen (a shared reference)
+        self.top = None
+        if encoder is not None:
+            top = nn.ModuleDict({"layer": copy.deepcopy(encoder.layers[-1]), "norm": copy.deepcopy(encoder.layer_norm)})
+            self.top = top.requires_grad_(True) if tune_top else [top.requires_grad_(False)]
+        paths = [spell_for_ctc(indices) for indices in spellings]
+        width = max(len(path) for path in paths)
+        frames = torch.zeros(len(paths), width, vocabulary_size)  # one-hot paths, blank-padded
+        for label, path in enumerate(paths):
+            frames[label, torch.arange(width), torch.tensor(path + [0] * (width - len(path)))] = 1.0
+        self.register_buffer("paths", frames)
+        self.targets = {tuple(indices): label for label, indices in enumerate(spellings)}
+        self.norm = nn.LayerNorm(2 * num_features)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(2 * num_features, len(paths))
+
+    def logits(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Label scores (batch, labels) from mean and max pooling over each clip's own frames."""
+        inside = (torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None])[..., None]
+        if self.top is not None:
+            features = self._top_layer(features, inside)
+        mean = (features * inside).sum(1) / lengths.clamp(min=1)[:, None].to(features.dtype)
+        peak = features.masked_fill(~inside, float("-inf")).amax(1)
+        return self.output(self.dropout(self.norm(torch.cat([mean, peak], dim=-1))))
+
+    def _top_layer(self, features: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        """The encoder's top layer and final norm over the clips, padded frames hidden from the attention."""
+        top = self.top if isinstance(self.top, nn.ModuleDict) else self.top[0].to(features.device)
+        mask = torch.zeros(inside.shape[0], 1, 1, inside.shape[1], device=features.device, dtype=features.dtype)
+        mask = mask.masked_fill(~inside[..., 0][:, None, None, :], torch.finfo(features.dtype).min)
+        mask = mask.expand(-1, 1, inside.shape[1], -1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and isinstance(self.top, nn.ModuleDict)):
+            return top["norm"](run_layer(top["layer"], features, mask))
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities = self.logits(features, lengths).float().softmax(-1)
+        best = nn.functional.one_hot(probabilities.argmax(-1), self.paths.shape[0]).to(probabilities.dtype)
+        frames = torch.einsum("bk,ktv->btv", 0.5 * (probabilities + best), self.paths)
+        out_lengths = torch.full_like(lengths, self.paths.shape[1])
+        return frames.clamp(min=1e-8).log(), out_lengths
+
+    def clip_loss(self, features: torch.Tensor, lengths: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy against each clip's label. A transcript outside the labels (a domain's spliced digit
+        string) is left out; a batch of only such clips gives a zero loss, not NaN."""
+        labels = torch.tensor([self.targets.get(tuple(t.tolist()), -100) for t in targets], device=features.device)
+        logits = self.logits(features, lengths).float()
+        if not bool((labels >= 0).any()):
+            return logits.sum() * 0.0
+        return nn.functional.cross_entropy(logits, labels, ignore_index=-100)
+
+
 def build_whisper_head(num_features: int, vocabulary_size: int, dropout: float = 0.1, size: str = "small",
-                       **_) -> WhisperCTCHead:
-    """The registry's builder: the encoder is the frontend, so the network is the head alone."""
+                       labels: list[str] | None = None, symbols: tuple[str, ...] | None = None,
+                       encoder: str = "", **_) -> nn.Module:
+    """The registry's builder: the encoder is the frontend, so the network is the head alone. The pooled
+    heads need their ``labels`` (transcripts), the vocabulary's ``symbols`` to spell them and the ``encoder``
+    whose top layer they run (``pooled``: frozen, ``pooled_tuned``: trained)."""
+    if size in POOLED_HEADS:
+        if not labels or not symbols or not encoder:
+            raise ValueError("a pooled Whisper head needs its labels, the vocabulary's symbols and its encoder")
+        index = {symbol: position for position, symbol in enumerate(symbols)}
+        spellings = [[index[c] for c in label if c in index and index[c] != 0] for label in labels]
+        return WhisperPooledHead(num_features, vocabulary_size, spellings, dropout, load_whisper_encoder(encoder),
+                                 tune_top=size == TUNED_POOLED_HEAD)
     return WhisperCTCHead(num_features, vocabulary_size, dropout, size)
 
 

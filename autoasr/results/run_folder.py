@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from autoasr.core.storage import read_json, write_json, write_text
+from autoasr.inference.encoder_copy import keep_encoder_copy
 from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.training.trial import TRIAL_FILE, close_interrupted
 
@@ -84,3 +85,7 @@ class RunFolder:
                     shutil.copyfile(source, best_dir / name)
                 else:  # a pretrained recognizer has no weights file: no earlier best's weights stay beside its spec
                     (best_dir / name).unlink(missing_ok=True)
+        # a pretrained encoder read from a folder travels with the run (autoasr.inference.encoder_copy): every
+        # trial's, since any row may be chosen or reloaded later (the trials share one encoder: one copy)
+        for spec in sorted((self.path / "trials").glob(f"*/{MODEL_SPEC_FILE}")):
+            keep_encoder_copy(self.path, read_json(spec).get("config", {}))

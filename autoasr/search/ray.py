@@ -29,7 +29,7 @@ def _trial_number(ray_trial_id: str) -> int:
 
 def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symbols, cache_dir: str,
                   trial_seconds: float, deadline: float, patience: int, id_offset: int, seed: int,
-                  num_threads: int, pretrained: list[str] = ()) -> None:
+                  num_threads: int, pretrained: list[str] = (), clip_labels: list[str] = ()) -> None:
     """One trial inside a Ray worker: features from the shared cache, record written to ``run_path``.
     ``pretrained``: the wav2vec2 checkpoints a ``wav2vec2`` configuration may fine-tune."""
     import torch
@@ -42,7 +42,8 @@ def ray_trainable(config: dict, *, run_path: str, train, tuning, vocabulary_symb
 
     torch.set_num_threads(max(1, num_threads))
     if config.get("model") in ("wav2vec2", "whisper"):
-        config = resolve_trial_config(config, available_pretrained_encoders(list(pretrained)) if pretrained else [])
+        config = resolve_trial_config(config, available_pretrained_encoders(list(pretrained)) if pretrained else [],
+                                      clip_labels)
     vocabulary = CharVocabulary(tuple(vocabulary_symbols))
     trial_id = f"{id_offset + _trial_number(tune.get_context().get_trial_id()) + 1:03d}"
     record = new_trial_record(trial_id, {**config, "patience": patience})
@@ -137,7 +138,8 @@ def run_ray_search(*, run_path: Path, preset, train, tuning, vocabulary_symbols,
                             "trial_seconds": trial_seconds, "deadline": deadline,
                             "patience": preset.patience, "id_offset": id_offset, "seed": seed,
                             "num_threads": cpus_per_trial,
-                            "pretrained": list(preset.extra.get("pretrained_checkpoints", []))},
+                            "pretrained": list(preset.extra.get("pretrained_checkpoints", [])),
+                            "clip_labels": list(preset.extra.get("clip_labels", []))},
             search_space=preset.space,
             hyperparameter_tune_kwargs={
                 "searcher": searcher, "scheduler": scheduler, "scheduler_init_args": scheduler_options,

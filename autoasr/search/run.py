@@ -99,7 +99,8 @@ class SearchRun:
             if self.stop_requested.is_set() or now >= self.plan.exploration_deadline - 1.0:
                 end_search()
                 return
-            self.run_trial(resolve_trial_config(config, self.settings.encoders),
+            self.run_trial(resolve_trial_config(config, self.settings.encoders,
+                                                self.settings.preset.extra.get("clip_labels", ())),
                            lambda: self.plan.trial_deadline(now, self._epoch_seconds()), reporter)
             if self.stop_requested.is_set():
                 end_search()

@@ -47,11 +47,12 @@ class TrialOutcome:
     audio_seconds_trained: float = 0.0
 
 
-def build_trial_network(config: dict, num_features: int, vocabulary_size: int, longest: int,
+def build_trial_network(config: dict, num_features: int, vocabulary: CharVocabulary, longest: int,
                         initial_state: dict | None, device: str) -> nn.Module:
     """The configuration's network (from ``initial_state`` when continuing), refused when it would not fit in memory."""
     # a pretrained encoder starts from its checkpoint; a continued trial loads its own weights below
-    model = build_network(config, num_features, vocabulary_size, pretrained_weights=initial_state is None)
+    model = build_network(config, num_features, len(vocabulary), pretrained_weights=initial_state is None,
+                          symbols=vocabulary.symbols)
     needed = estimate_training_bytes(model, int(config.get("batch_size", 32)), longest, num_features)
     if needed > 0.8 * available_memory_bytes(device):
         raise MemoryError(f"this configuration needs about {needed / 2**30:.1f} GiB to train; "
@@ -71,6 +72,18 @@ class _EpochRun:
     nan_batches: int
 
 
+def _batch_loss(model, ctc: nn.CTCLoss, features: torch.Tensor, lengths: torch.Tensor, targets: list[torch.Tensor],
+                device: str) -> torch.Tensor:
+    """The CTC loss of a batch, or a clip classifier's own (``clip_loss``: one label per clip, cross-entropy)."""
+    # on a GPU the forward pass runs in bfloat16 (mixed precision); the loss always in float32
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        if hasattr(model, "clip_loss"):
+            return model.clip_loss(features, lengths, targets)
+        log_probs, out_lengths = model(features, lengths)
+    target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long, device=device)
+    return ctc(log_probs.float().transpose(0, 1), torch.cat(targets).to(device), out_lengths, target_lengths)
+
+
 def _train_epoch(model, augment, optimizer, schedule: LearningRateSchedule, train: SplitTensors, batch_size: int,
                  seed: int, epoch: int, step: int, nan_batches: int, deadline: Callable[[], float],
                  should_stop: Callable[[], bool], device: str) -> _EpochRun:
@@ -84,12 +97,7 @@ def _train_epoch(model, augment, optimizer, schedule: LearningRateSchedule, trai
             break
         padded, feature_lengths = pad_batch([train.features[i] for i in batch])
         targets = [train.targets[i] for i in batch]
-        target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
-        # on a GPU the forward pass runs in bfloat16 (mixed precision); the CTC loss always in float32
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-            log_probs, out_lengths = model(augment(padded.to(device)), feature_lengths.to(device))
-        loss = ctc(log_probs.float().transpose(0, 1), torch.cat(targets).to(device), out_lengths,
-                   target_lengths.to(device))
+        loss = _batch_loss(model, ctc, augment(padded.to(device)), feature_lengths.to(device), targets, device)
         if not torch.isfinite(loss):
             nan_batches += 1
             if nan_batches > MAX_NAN_BATCHES:
@@ -132,7 +140,7 @@ def train_trial(
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
     num_features = train.features[0].shape[1]
-    model = build_trial_network(config, num_features, len(vocabulary), max(len(f) for f in train.features),
+    model = build_trial_network(config, num_features, vocabulary, max(len(f) for f in train.features),
                                 initial_state, device)
     augment = SpecAugment(config.get("augment", 1.0), num_features).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
