@@ -268,7 +268,13 @@ display(progress)
 predictor = ASRPredictor(path="autoasr_runs/compare", domain=domain, verbosity=0)
 predictor.fit(train, time_limit=time_limit, presets=presets, callbacks=[progress]);
 """),
-        md("## The leaderboard (★ marks the model `transcribe` uses)"),
+        md("""
+## The leaderboard (★ marks the model `transcribe` uses)
+A row marked **pretrained** started from a speech encoder that has heard 680,000 hours of speech; only a
+small head learned from your clips. A row marked **zero-shot** is a pretrained recogniser used as it is
+(Whisper, PocketSphinx): what you would get *without training*, scored on the same tuning clips. A trained
+row has to beat it to be worth its minutes.
+"""),
         code("""
 from IPython.display import HTML
 from widgets.leaderboard import leaderboard_html
@@ -276,6 +282,17 @@ from widgets.style import CSS
 
 board, history = predictor.leaderboard(), predictor.history()
 HTML(CSS + leaderboard_html(board, best_trial_id=predictor.best_trial_id))
+"""),
+        md("""
+## Which words does each model get wrong?
+Counted on the tuning clips, most frequent first: *said* is the word in the transcript, *written* what the
+model wrote instead (*missed*: it wrote nothing; an empty *said*: a word it added). Two words that keep
+being swapped sound alike to this model: more takes of them, or a pretrained row, usually help.
+"""),
+        code("""
+for row in board[board["status"] == "ok"].head(3).itertuples():
+    print(f"trial {row.trial_id} ({row.model}): {row.val_wer:.1%} of the tuning words wrong")
+    display(predictor.word_errors(row.trial_id).head(8))
 """),
         md("""
 ## The race
