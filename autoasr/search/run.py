@@ -25,9 +25,11 @@ from autoasr.results.run_folder import RunFolder
 from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import resolve_trial_config
 from autoasr.search.decoder_choice import compare_decoders_on_tuning
+from autoasr.search.learning import faster_learning
 from autoasr.search.local import run_local_search
 from autoasr.search.presets import Preset
 from autoasr.search.stopping import median_stopping
+from autoasr.training.progress import MIN_STEPS_BEFORE_PLATEAU
 from autoasr.training.tensors import FeatureStore
 from autoasr.training.trial import (
     BOOKKEEPING_KEYS,
@@ -99,6 +101,8 @@ class SearchRun:
             if self.stop_requested.is_set() or now >= self.plan.exploration_deadline - 1.0:
                 end_search()
                 return
+            # a family whose trials learned nothing gets a faster-learning configuration (or another family)
+            config = faster_learning(config, self.book.records())
             self.run_trial(resolve_trial_config(config, self.settings.encoders),
                            lambda: self.plan.trial_deadline(now, self._epoch_seconds()), reporter)
             if self.stop_requested.is_set():
@@ -142,7 +146,8 @@ class SearchRun:
             emit(settings.callbacks, "on_epoch_end", trial_id, dict(metrics))
             # a continued trial started from trained weights: its curve is no yardstick for fresh ones
             if settings.preset.prune and initial_state is None and median_stopping(
-                    self.book.histories(fresh_only=True), trial_id, grace_seconds=self.plan.pruning_grace_seconds):
+                    self.book.histories(fresh_only=True), trial_id, grace_seconds=self.plan.pruning_grace_seconds,
+                    grace_steps=MIN_STEPS_BEFORE_PLATEAU):
                 pruned.set()
 
         try:

@@ -7,6 +7,10 @@ import math
 # a plateau is only judged after this many updates: on tens of clips an epoch is a few steps, and a
 # CTC model needs on the order of a hundred before it emits anything but blanks
 MIN_STEPS_BEFORE_PLATEAU = 100
+# a perfect score on fewer tuning utterances than this is luck as often as skill (one eSpeak voice's 30
+# clips read perfectly by a model that read 72% of two other voices' words wrong): it does not end a trial,
+# which then runs until it plateaus or its deadline passes
+MIN_UTTERANCES_FOR_PERFECT = 100
 
 
 class ProgressJudge:
@@ -18,9 +22,10 @@ class ProgressJudge:
     the ones that settle it.
     """
 
-    def __init__(self, patience: int, anneal: bool = False):
+    def __init__(self, patience: int, anneal: bool = False, tuning_size: int = MIN_UTTERANCES_FOR_PERFECT):
         self.patience = patience
         self.anneal = anneal
+        self.trust_perfect = tuning_size >= MIN_UTTERANCES_FOR_PERFECT
         self.best_wer = self.best_cer = math.inf
         self.best_epoch = 0
         self.best_cer_seen = self.best_train_loss = math.inf
@@ -44,7 +49,7 @@ class ProgressJudge:
 
     def stop_reason(self, epoch: int) -> str | None:
         """"perfect" or "plateau" when the trial should end after this evaluation, else None."""
-        if self.best_wer == 0.0 and self.best_cer == 0.0 and epoch >= 2:
+        if self.best_wer == 0.0 and self.best_cer == 0.0 and epoch >= 2 and self.trust_perfect:
             return "perfect"
         if self.evaluations_without_gain >= self.patience:
             return "plateau"
