@@ -132,3 +132,11 @@ def test_a_general_domain_with_a_command_set_decodes_with_the_lexicon():
     assert comparison.chosen == "lm" and comparison.lm_wer == 0.0
     assert comparison.summary()["closed_vocabulary_words"] == 4
     assert set(comparison.decoder.words) == set(words)
+
+
+def test_the_time_kept_for_the_decoder_choice_is_more_than_it_needs_to_start_even_for_a_tiny_tuning_set():
+    from autoasr.search.decoder_choice import MIN_DECODER_CHOICE_SECONDS, decoder_choice_seconds
+
+    # a continuation that runs to its deadline must leave the choice its minimum, with a second to spare
+    assert decoder_choice_seconds(25) >= MIN_DECODER_CHOICE_SECONDS + 1.0
+    assert decoder_choice_seconds(3000) == decoder_choice_seconds(300) > decoder_choice_seconds(25)

@@ -24,7 +24,7 @@ from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
 from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import resolve_trial_config
-from autoasr.search.decoder_choice import compare_decoders_on_tuning
+from autoasr.search.decoder_choice import MIN_DECODER_CHOICE_SECONDS, compare_decoders_on_tuning
 from autoasr.search.learning import faster_learning
 from autoasr.search.local import run_local_search
 from autoasr.search.presets import Preset
@@ -200,7 +200,7 @@ class SearchRun:
         from autoasr.decoding.lm import lm_decoding_available
 
         best_id = self.book.best_trial_id
-        if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < 1.0:
+        if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < MIN_DECODER_CHOICE_SECONDS:
             return
         trial = self.book[best_id]
         model = TrainedModel.load(self.folder.trial_dir(best_id))
