@@ -140,3 +140,22 @@ def test_the_time_kept_for_the_decoder_choice_is_more_than_it_needs_to_start_eve
     # a continuation that runs to its deadline must leave the choice its minimum, with a second to spare
     assert decoder_choice_seconds(25) >= MIN_DECODER_CHOICE_SECONDS + 1.0
     assert decoder_choice_seconds(3000) == decoder_choice_seconds(300) > decoder_choice_seconds(25)
+
+
+def test_a_slowly_falling_loss_in_the_blank_phase_is_learning_not_a_plateau():
+    # the demo corpus's CRNN (12 updates an epoch): only blanks, the loss falling about 1% an evaluation
+    losses = [3.27, 3.19, 3.16, 3.13, 3.10, 3.07, 3.04, 3.01, 2.98, 2.95, 2.92, 2.89, 2.86, 2.83]
+    judge = ProgressJudge(patience=8)
+    halvings = 0
+    for epoch, loss in enumerate(losses, start=4):
+        _, halve = judge.judge(epoch, wer=1.0, cer=1.0, train_loss=loss, step=12 * epoch)
+        halvings += halve
+        assert judge.stop_reason(epoch) is None
+    assert halvings == 0
+    # a loss that stopped falling is a plateau, and without halving the rate in the blank phase
+    for epoch in range(18, 40):
+        _, halve = judge.judge(epoch, wer=1.0, cer=1.0, train_loss=2.83, step=12 * epoch)
+        assert not halve
+        if judge.stop_reason(epoch):
+            break
+    assert judge.stop_reason(epoch) == "plateau" and epoch == 18 + 7
