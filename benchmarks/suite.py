@@ -131,6 +131,9 @@ def fit_one(arguments) -> dict:
             "test_wer": result["wer"], "test_cer": result["cer"], "num_train": len(train), "num_test": len(test),
             "train_speakers": train.num_speakers, "test_speakers": test.num_speakers,
             "trials": int(len(leaderboard)), "trials_ok": int((leaderboard["status"] == "ok").sum()),
+            # trials that never read one tuning word right: budget that bought nothing (issue 14, item 4)
+            "trials_learned_nothing": int((leaderboard["val_wer"] >= 1.0).sum()),
+            "decoder": str(best.get("decoder", "greedy")),
             "best_model": f"{best['model']} {best['size']}", "best_val_wer": float(best["val_wer"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "feature_seconds": predictor.fit_summary.get("feature_seconds"),
@@ -234,6 +237,8 @@ def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) ->
             sizes = f"{first['num_train']} ({first['train_speakers']}) / {first['num_test']} ({first['test_speakers']})"
             fits = [r["fit_seconds"] for r in runs]
             trials = f"{statistics.mean(r['trials'] for r in runs):.1f} ({statistics.mean(r['trials_ok'] for r in runs):.1f})"
+            if all("trials_learned_nothing" in r for r in runs):
+                trials += f", {statistics.mean(r['trials_learned_nothing'] for r in runs):.1f} learned nothing"
             models = ", ".join(f"{name} ×{count}" for name, count in Counter(r["best_model"] for r in runs).items())
             bars = [b["wer"] for b in baselines.get(corpus, []) if b is not None]
             bar = _spread(bars) if bars else "n/a (open transcripts)"

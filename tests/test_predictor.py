@@ -53,8 +53,9 @@ def test_search_runs_several_trials_of_different_families_within_the_time_limit(
     explored = explored.sort_values("trial_id")
     assert len(explored) >= 3, "the exploration stopped after fewer than three trials"
     portfolio = get_preset("default").portfolio
-    assert [(m, s) for m, s in zip(explored["model"], explored["size"])][:3] == [
-        (c["model"], c["size"]) for c in portfolio[:3]]  # the portfolio first, in its order
+    # the portfolio first, in its order; a family whose trial learned nothing runs its next one smaller
+    # (autoasr.search.learning), so the sizes may shrink
+    assert list(explored["model"])[:3] == [c["model"] for c in portfolio[:3]]
     assert explored["model"].nunique() >= 2
     assert LEADERBOARD_FIELDS <= set(leaderboard.columns)
     finished = leaderboard[leaderboard["status"] == "ok"]

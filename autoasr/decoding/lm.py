@@ -402,11 +402,15 @@ class DecoderComparison:
     chosen: str  # "greedy" or "lm"
     decoder: LexiconDecoder | None
     tried: list[dict] = field(default_factory=list)
+    closed_vocabulary: int | None = None  # the lexicon's size when the transcripts were a closed vocabulary
 
     def summary(self) -> dict:
-        """Leaderboard columns: the decoder kept and both WERs."""
-        return {"decoder": self.chosen, "val_wer_greedy": self.greedy_wer, "val_wer_lm": self.lm_wer,
-                "lm_weight": self.lm_weight, "word_score": self.word_score}
+        """Leaderboard columns: the decoder kept and both WERs (and the closed vocabulary's size, if one)."""
+        summary = {"decoder": self.chosen, "val_wer_greedy": self.greedy_wer, "val_wer_lm": self.lm_wer,
+                   "lm_weight": self.lm_weight, "word_score": self.word_score}
+        if self.closed_vocabulary is not None:
+            summary["closed_vocabulary_words"] = self.closed_vocabulary
+        return summary
 
 
 def compare_decoders(emissions: Sequence[torch.Tensor], references: Sequence[str], vocabulary_symbols: Sequence[str],

@@ -24,10 +24,12 @@ from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
 from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import resolve_trial_config
-from autoasr.search.decoder_choice import compare_decoders_on_tuning
+from autoasr.search.decoder_choice import MIN_DECODER_CHOICE_SECONDS, compare_decoders_on_tuning
+from autoasr.search.learning import faster_learning
 from autoasr.search.local import run_local_search
 from autoasr.search.presets import Preset
 from autoasr.search.stopping import median_stopping
+from autoasr.training.progress import MIN_STEPS_BEFORE_PLATEAU
 from autoasr.training.tensors import FeatureStore
 from autoasr.training.trial import (
     BOOKKEEPING_KEYS,
@@ -99,6 +101,8 @@ class SearchRun:
             if self.stop_requested.is_set() or now >= self.plan.exploration_deadline - 1.0:
                 end_search()
                 return
+            # a family whose trials learned nothing gets a faster-learning configuration (or another family)
+            config = faster_learning(config, self.book.records())
             self.run_trial(resolve_trial_config(config, self.settings.encoders,
                                                 self.settings.preset.extra.get("clip_labels", ())),
                            lambda: self.plan.trial_deadline(now, self._epoch_seconds()), reporter)
@@ -143,7 +147,8 @@ class SearchRun:
             emit(settings.callbacks, "on_epoch_end", trial_id, dict(metrics))
             # a continued trial started from trained weights: its curve is no yardstick for fresh ones
             if settings.preset.prune and initial_state is None and median_stopping(
-                    self.book.histories(fresh_only=True), trial_id, grace_seconds=self.plan.pruning_grace_seconds):
+                    self.book.histories(fresh_only=True), trial_id, grace_seconds=self.plan.pruning_grace_seconds,
+                    grace_steps=MIN_STEPS_BEFORE_PLATEAU):
                 pruned.set()
 
         try:
@@ -206,7 +211,7 @@ class SearchRun:
         from autoasr.decoding.lm import lm_decoding_available
 
         best_id = self.best_trained_id()
-        if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < 1.0:
+        if best_id is None or self.stop_requested.is_set() or not lm_decoding_available() or deadline - time.time() < MIN_DECODER_CHOICE_SECONDS:
             return
         trial = self.book[best_id]
         model = TrainedModel.load(self.folder.trial_dir(best_id))

@@ -15,7 +15,7 @@ def training_seconds_curve(history: list[dict]) -> list[tuple[float, float]]:
 
 
 def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, grace_seconds: float,
-                    min_trials: int = 2) -> bool:
+                    min_trials: int = 2, grace_steps: int = 0) -> bool:
     """True when a trial's best WER is worse than the median of earlier trials' after as many seconds of training.
 
     The median stopping rule (Golovin et al., 2017) with training time as the resource, as ASHA counts
@@ -23,9 +23,14 @@ def median_stopping(history_by_trial: dict[str, list[dict]], trial_id: str, grac
     stops early however cheap its epochs look, and its time goes to new configs. The trial is judged at
     its latest evaluation in ``history_by_trial[trial_id]``, not before ``grace_seconds`` of training;
     only trials that trained at least as long are compared.
+
+    Nor before ``grace_steps`` updates (rows record ``steps``): a CTC model emits only blanks for its first
+    hundred or so updates however fast it will learn after, and a slow family (a CRNN, a Conformer) makes
+    fewer of them per second, so a grace in seconds alone prunes it before its learning starts.
     """
-    own = training_seconds_curve(history_by_trial.get(trial_id, []))
-    if not own or own[-1][0] < grace_seconds:
+    history = history_by_trial.get(trial_id, [])
+    own = training_seconds_curve(history)
+    if not own or own[-1][0] < grace_seconds or history[-1].get("steps", grace_steps) < grace_steps:
         return False
     seconds_trained, value = own[-1]
     others = []

@@ -149,7 +149,7 @@ def train_trial(
     anneal = bool(config.get("anneal", False))
     started = time.time()
     schedule = LearningRateSchedule(config["learning_rate"], 1 if initial_state is not None else 30, anneal, started)
-    judge = ProgressJudge(int(config.get("patience", 4)), anneal)
+    judge = ProgressJudge(int(config.get("patience", 4)), anneal, tuning_size=len(tuning.texts))
     history, best_state, step, nan_batches, stop_reason = [], None, 0, 0, "max_epochs"
     train_seconds = eval_seconds = audio_seconds = last_epoch_seconds = 0.0
 
@@ -180,7 +180,7 @@ def train_trial(
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         metrics = {"epoch": epoch, "train_loss": train_loss, "val_wer": rates["wer"], "val_cer": rates["cer"],
                    "best_val_wer": judge.best_wer, "epoch_seconds": last_epoch_seconds,
-                   "learning_rate": optimizer.param_groups[0]["lr"], "time": time.time()}
+                   "learning_rate": optimizer.param_groups[0]["lr"], "time": time.time(), "steps": step}
         history.append(metrics)
         if improved:
             on_improvement(best_state, {**metrics, "hypotheses": hypotheses})  # what the best epoch heard
