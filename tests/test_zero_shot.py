@@ -88,7 +88,8 @@ def test_real_whisper_zero_shot_wins_reloads_offline_and_refuses_export(tiny_cor
     # the real model reads about a clip a second on two busy cores: give the row most of the time left, so the
     # test checks the row itself rather than the budget's share (the skip has its own test)
     monkeypatch.setattr("autoasr.predictor.REFERENCE_SHARE", 0.9)
-    predictor = _fit(tiny_corpus, tmp_path / "run", whisper_dir, "whisper", time_limit=60)
+    # 75 s: CI's machine runs ~20% slower than this one, and the row must fit in 90% of what is left
+    predictor = _fit(tiny_corpus, tmp_path / "run", whisper_dir, "whisper", time_limit=75)
     board = predictor.leaderboard()
     zero_shot = board[board["model"] == "whisper-zero-shot"].iloc[0]
     assert zero_shot["status"] == "ok" and zero_shot["val_wer"] < 0.5  # synthesized digits: Whisper reads most
