@@ -285,7 +285,8 @@ class ASRPredictor:
     def word_errors(self, trial_id: str | None = None) -> pandas.DataFrame:
         """Which words a trial's model (the best by default) gets wrong on the tuning set: reference word,
         hypothesis word (empty: a word missed; an empty reference: a word heard that nobody said), count."""
-        from autoasr.results.word_errors import read_tuning_transcripts, word_error_table
+        from autoasr.inference.model_files import read_tuning_transcripts
+        from autoasr.results.word_errors import word_error_table
 
         trial_id = trial_id or self.best_trial_id
         if trial_id is None or trial_id not in self.trials:

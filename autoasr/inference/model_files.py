@@ -2,6 +2,9 @@
 recognizer's ``model.json`` names its ``kind`` and source instead (no weights file)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from autoasr.core.storage import read_json, write_json
 from autoasr.models.registry import PRETRAINED_FAMILY
 
 
@@ -24,6 +27,20 @@ MODEL_SPEC_FILE = "model.json"
 MODEL_WEIGHTS_FILE = "model.safetensors"
 # a trial's tuning references and what its model heard (autoasr.results.word_errors)
 TUNING_TRANSCRIPTS_FILE = "tuning_transcripts.json"
+
+
+def write_tuning_transcripts(trial_dir: Path, references: list[str], hypotheses: list[str]) -> None:
+    """What a row heard on the tuning clips beside what was said (training and the reference rows both write it)."""
+    write_json(Path(trial_dir) / TUNING_TRANSCRIPTS_FILE,
+               {"references": list(references), "hypotheses": list(hypotheses)})
+
+
+def read_tuning_transcripts(trial_dir: Path) -> tuple[list[str], list[str]] | None:
+    path = Path(trial_dir) / TUNING_TRANSCRIPTS_FILE
+    if not path.is_file():
+        return None
+    saved = read_json(path)
+    return saved["references"], saved["hypotheses"]
 # what a model.json describes: a trained CTC model (no "kind" key, as every model saved before) or a pretrained
 # recognizer used as it is (autoasr.inference.recognizers), saved without weights
 CTC_KIND = "ctc"

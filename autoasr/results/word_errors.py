@@ -11,26 +11,10 @@ an empty hypothesis, an insertion an empty reference.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pandas
 
-from autoasr.core.storage import read_json, write_json
-from autoasr.inference.model_files import TUNING_TRANSCRIPTS_FILE
 WORD_ERROR_COLUMNS = ["reference", "hypothesis", "count"]
-
-
-def write_tuning_transcripts(trial_dir: Path, references: list[str], hypotheses: list[str]) -> None:
-    write_json(Path(trial_dir) / TUNING_TRANSCRIPTS_FILE,
-               {"references": list(references), "hypotheses": list(hypotheses)})
-
-
-def read_tuning_transcripts(trial_dir: Path) -> tuple[list[str], list[str]] | None:
-    path = Path(trial_dir) / TUNING_TRANSCRIPTS_FILE
-    if not path.is_file():
-        return None
-    saved = read_json(path)
-    return saved["references"], saved["hypotheses"]
 
 
 def word_error_table(references: list[str], hypotheses: list[str]) -> pandas.DataFrame:

@@ -18,7 +18,7 @@ from autoasr.core.storage import write_json
 from autoasr.data.dataset import Dataset
 from autoasr.domains.presets import Domain
 from autoasr.inference.model import TrainedModel
-from autoasr.inference.model_files import MODEL_SPEC_FILE
+from autoasr.inference.model_files import MODEL_SPEC_FILE, write_tuning_transcripts
 from autoasr.inference.recognizers import (
     POCKETSPHINX,
     RECOGNIZERS,
@@ -30,7 +30,6 @@ from autoasr.inference.recognizers import (
 from autoasr.results.leaderboard import TrialBook, leaderboard_row
 from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
-from autoasr.results.word_errors import write_tuning_transcripts
 from autoasr.training.trial import new_trial_record
 
 # the share of the time left these rows may take together: they are yardsticks, the search is the point

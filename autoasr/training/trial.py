@@ -15,8 +15,8 @@ from autoasr.core.text import CharVocabulary
 from autoasr.inference.model_files import (
     MODEL_SPEC_FILE,
     MODEL_WEIGHTS_FILE,
-    TUNING_TRANSCRIPTS_FILE,
     model_spec_config,
+    write_tuning_transcripts,
 )
 from autoasr.training.loop import train_trial
 from autoasr.training.tensors import SplitTensors
@@ -107,8 +107,7 @@ def run_recorded_trial(
         write_json(trial_dir / MODEL_SPEC_FILE, {"config": model_spec_config(config),
                                                 "vocabulary": list(vocabulary.symbols)})
         if "hypotheses" in metrics:  # which words the best epoch gets wrong (autoasr.results.word_errors)
-            write_json(trial_dir / TUNING_TRANSCRIPTS_FILE, {"references": list(tuning_texts),
-                                                             "hypotheses": list(metrics["hypotheses"])})
+            write_tuning_transcripts(trial_dir, tuning_texts, metrics["hypotheses"])
 
     try:
         train_tensors, tuning_tensors = tensors()
