@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/python -m autoasr.cli demo --time-limit $(DEMO_TIME_LIMIT) --output autoasr_runs/demo
 
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 lab: $(STAMP)
 	$(BIN)/python -m jupyterlab --ip=127.0.0.1 --no-browser notebooks/

@@ -146,3 +146,23 @@ def test_a_recognizer_spec_loads_through_trained_model_and_cuts_long_audio(tiny_
     assert len(long_text.split()) >= 8 and set(long_text.split()) <= {"one", "two", "three"}
     with pytest.raises(ValueError, match="writes text, not the CTC outputs"):
         export_model(tmp_path, tmp_path / "model.onnx")
+
+
+@pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed")
+def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digits():
+    from pathlib import Path
+
+    from autoasr.data.dataset import Dataset, Utterance
+    from autoasr.domains.presets import get_domain
+    from autoasr.search.reference_rows import reference_configs
+
+    def corpus(words: str) -> Dataset:
+        return Dataset([Utterance(Path(f"{word}.wav"), word) for word in words.split() for _ in range(2)])
+
+    general = get_domain("general")
+    english, skipped = reference_configs("pocketsphinx", [], corpus("zero one two three four five six seven eight nine"), general)
+    assert "pocketsphinx" in english and not skipped
+    assert english["pocketsphinx"]["words"] == sorted("zero one two three four five six seven eight nine".split())
+    # half of these are in the US-English dictionary (as names or loanwords); PocketSphinx read them with 85% WER
+    spanish, skipped = reference_configs("pocketsphinx", [], corpus("cero uno dos tres cuatro cinco seis siete ocho nueve"), general)
+    assert not spanish and skipped["pocketsphinx"].startswith("not English-like: 5 of the 10")
