@@ -44,7 +44,7 @@ class BudgetPlan:
         search_deadline = started + float(time_limit) - final_reserve(time_limit)
         search_seconds = max(search_deadline - now, 1.0)
         trial_seconds = max(preset.min_trial_seconds, preset.trial_share * search_seconds)
-        continuation_deadline = search_deadline - decoder_choice_seconds(num_tuning)
+        continuation_deadline = search_deadline - decoder_choice_seconds(num_tuning, search_seconds)
         exploration_deadline = continuation_deadline - preset.refine_share * search_seconds
         return cls(search_deadline, continuation_deadline, exploration_deadline, exploration_deadline - now,
                    trial_seconds, PRUNING_GRACE_SHARE * trial_seconds)

@@ -56,10 +56,17 @@ def compare_decoders_on_tuning(network, tuning: SplitTensors, symbols, domain, t
 MIN_DECODER_CHOICE_SECONDS = 1.0
 
 
-def decoder_choice_seconds(num_tuning: int) -> float:
-    """Time kept back to compare greedy and LM decoding on the winner: ~3 ms per utterance and setting.
+# at most this share of the search's time is kept back for it: a 10 s fit still has time for a trial
+DECODER_CHOICE_SHARE = 0.1
 
-    Known gap: under ~30 tuning clips this is below ``MIN_DECODER_CHOICE_SECONDS``, so a continuation that
-    runs to its deadline leaves no decoder choice (sc_small, 2026-12-03); a larger reserve made the 10 s
-    fit test find no time for a trial, and was taken back untested."""
-    return 0.5 + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
+
+def decoder_choice_seconds(num_tuning: int, search_seconds: float = float("inf")) -> float:
+    """Time kept back to compare greedy and LM decoding on the winner: its fixed cost plus ~3 ms per utterance and
+    setting, but at most a tenth of the search. Less than the fixed cost skipped the choice whenever the
+    continuation ran to its deadline (sc_small, 36 tuning clips, 2026-12-03: greedy kept, lexicon never tried).
+
+    >>> decoder_choice_seconds(100), decoder_choice_seconds(100, search_seconds=8.0)
+    (2.8, 0.8)
+    """
+    needed = MIN_DECODER_CHOICE_SECONDS + min(num_tuning, DECODER_CHOICE_UTTERANCES) * 6 * 0.003
+    return round(min(needed, DECODER_CHOICE_SHARE * search_seconds), 3)
