@@ -40,7 +40,7 @@ from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
-from autoasr.search.reference_rows import REFERENCE_SHARE, ReferenceRows, reference_configs
+from autoasr.search.reference_rows import ReferenceRows, reference_configs, reference_share
 from autoasr.search.run import SearchRun, SearchSettings, typical_clip
 from autoasr.training.tensors import FeatureStore
 
@@ -143,7 +143,9 @@ class ASRPredictor:
 
         train, tuning = prepare_splits(train_data, tuning_data, self.domain_spec.normalizer, seed)
         # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
-        preset = with_pooled_candidate(preset, encoders, train.texts)
+        domain = self.domain_spec
+        preset = with_pooled_candidate(preset, encoders, train.texts,
+                                       phrases_are_labels=domain.closed_vocabulary or domain.name == "commands")
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)
@@ -154,7 +156,8 @@ class ASRPredictor:
                                                                self.domain_spec)
         self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks,
                        zero_shot={"planned": list(zero_shot_configs), "skipped": dict(self._zero_shot)})
-        reference_deadline = time.time() + REFERENCE_SHARE * max(started + time_limit - time.time(), 0.0)
+        share = reference_share(train.texts, bool(preset.extra.get("clip_labels")))
+        reference_deadline = time.time() + share * max(started + time_limit - time.time(), 0.0)
         self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
                                .run(zero_shot_configs, reference_deadline))
 

@@ -68,16 +68,43 @@ def speech_commands_30_rows(folder: Path, speakers: int = 3, takes: int = 2) -> 
     return kept
 
 
-def espeak_rows(folder: Path, language: str = "es", texts=SPANISH_DIGITS) -> list[dict]:
+def espeak_rows(folder: Path, language: str = "es", texts=SPANISH_DIGITS, repeats: int = 3) -> list[dict]:
     """An unseen language: the Spanish digits by 8 eSpeak NG voices x 3 repeats, 2 voices held out."""
     import csv as csv_module
 
     from autoasr.data.demo_corpus import prepare_spoken_corpus
 
-    manifest = prepare_spoken_corpus(folder, texts, language=language, num_speakers=8, num_test_speakers=2, repeats=3)
+    manifest = prepare_spoken_corpus(folder, texts, language=language, num_speakers=8, num_test_speakers=2, repeats=repeats)
     with open(manifest) as handle:
         return [{"audio": str(manifest.parent / row["audio"]), "text": row["text"], "speaker": row["speaker"],
                  "split": row["split"]} for row in csv_module.DictReader(handle)]
+
+
+# open vocabulary: everyday sentences (written for this benchmark); the test voices read sentences no fit heard
+ENGLISH_SENTENCES = (
+    "the kettle is on the stove", "please open the window a little", "my sister walks the dog at noon",
+    "we planted tomatoes in the garden", "the bus was late again today", "can you pass me the salt",
+    "the library closes at six", "he painted the fence bright green", "turn left after the bridge",
+    "the children sang a happy song", "rain is coming from the west", "she reads a book every week",
+    "our team won the final match", "the bread smells fresh and warm", "put the keys on the table",
+    "a small bird sat on the roof", "the train leaves from platform two", "i forgot my umbrella at home",
+    "the coffee is too hot to drink", "they moved to a new house in may", "the river runs past the old mill",
+    "write your name at the top", "the cat sleeps under the chair", "we watched the stars last night",
+    "his phone battery is almost empty", "the shop sells fruit and vegetables", "bring a jacket it may be cold",
+    "the meeting starts in ten minutes", "she fixed the bike by herself", "the baby laughed at the clown",
+    "the music was loud at the party", "clean the brushes after painting", "a letter came for you today",
+    "the lamp in the hall is broken", "we need more paper for the printer", "the snow melted by the morning",
+    "he runs along the beach each day", "the soup needs a little more pepper", "close the door when you leave",
+    "the farmer feeds the horses early",
+)
+
+
+def espeak_sentence_rows(folder: Path, train_sentences: int = 30) -> list[dict]:
+    """Open vocabulary: 40 English sentences by 8 eSpeak NG voices; 6 voices' readings of the first 30 train,
+    2 other voices' readings of the last 10 test (new voices, new sentences)."""
+    rows = espeak_rows(folder, language="en-us", texts=ENGLISH_SENTENCES, repeats=1)
+    trained = set(ENGLISH_SENTENCES[:train_sentences])
+    return [row for row in rows if (row["split"] == "train") == (row["text"] in trained)]
 
 
 def write_manifest(rows: list[dict], path: Path) -> Path:
@@ -112,7 +139,23 @@ def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: st
             "encoder_audio_seconds_per_second": audio / seconds if seconds else None,
             "zero_shot": predictor.fit_summary.get("zero_shot"),
             "zero_shot_val_wer": {r["model"]: float(r["val_wer"]) for _, r in board.iterrows() if r["config"].get("kind")},
+            "rows_test_wer": rows_test_wer(predictor, board, test),
             "load_average": os.getloadavg()}
+
+
+def rows_test_wer(predictor, board, test, top: int = 3, max_clips: int = 100) -> dict:
+    """On a small test set, the test WER of the best ``top`` rows and of every zero-shot row: does the leaderboard's
+    order on the tuning clips hold on new voices (and, for sentences, new words)?"""
+    if len(test) > max_clips:
+        return {}
+    ok = board[board["status"] == "ok"]
+    chosen = list(ok["trial_id"][:top]) + [t for t, c in zip(ok["trial_id"], ok["config"]) if c.get("kind")]
+    rows = {}
+    for trial_id in dict.fromkeys(chosen):
+        row = ok[ok["trial_id"] == trial_id].iloc[0]
+        rows[f"{trial_id} {row['model']} {row['size']}"] = {
+            "val_wer": float(row["val_wer"]), "test_wer": predictor.evaluate(test, model=trial_id, record=False)["wer"]}
+    return rows
 
 
 def zero_shot_score(manifest: Path, domain: str, pretrained: str, clips: int) -> dict:
@@ -153,7 +196,7 @@ def main() -> None:
     parser.add_argument("--fsdd-speaker", default="lucas")
     parser.add_argument("--pretrained", default="../shared/models/whisper-tiny.en")
     parser.add_argument("--output", default="autoasr_runs/pretrained_heldout")
-    parser.add_argument("--only", choices=["speech_commands", "fsdd", "sc30", "espeak_es"], default=None)
+    parser.add_argument("--only", choices=["speech_commands", "fsdd", "sc30", "espeak_es", "espeak_en_sentences"], default=None)
     parser.add_argument("--encoder-only", action="store_true", help="skip the fits without the encoder")
     parser.add_argument("--zero-shot-only", action="store_true",
                         help="no fits: score Whisper used as it is (the whisper-zero-shot row) on the test speakers")
@@ -167,10 +210,11 @@ def main() -> None:
     corpora = {"speech_commands": (lambda: speech_commands_rows(Path(arguments.speech_commands)), "commands"),
                "fsdd": (lambda: fsdd_rows(Path(arguments.fsdd), arguments.fsdd_speaker), "digits"),
                "sc30": (lambda: speech_commands_30_rows(Path(arguments.speech_commands)), "commands"),
-               "espeak_es": (lambda: espeak_rows(output / "espeak_es_corpus"), "general")}
+               "espeak_es": (lambda: espeak_rows(output / "espeak_es_corpus"), "general"),
+               "espeak_en_sentences": (lambda: espeak_sentence_rows(output / "espeak_en_corpus"), "general")}
     results = []
     for name, (rows, domain) in corpora.items():
-        if (arguments.only and name != arguments.only) or (not arguments.only and name in ("sc30", "espeak_es")):
+        if (arguments.only and name != arguments.only) or (not arguments.only and name in ("sc30", "espeak_es", "espeak_en_sentences")):
             continue
         manifest = write_manifest(rows(), output / name / "manifest.csv")
         if arguments.zero_shot_only:

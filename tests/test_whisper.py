@@ -198,6 +198,10 @@ def test_clip_labels_are_told_from_open_transcripts():
     assert clip_labels(["yes", "no"] * 3) == ["no", "yes"]
     assert clip_labels(["yes", "no", "yes"]) == []  # "no" once: not a label set a classifier can learn
     assert clip_labels([f"word{i}" for i in range(51)] * 2) == []  # more than 50 labels: open vocabulary
+    # read prompts in an open-vocabulary domain are sentences, not labels; in a command domain a phrase is a label
+    prompts = ["the kettle is on the stove", "turn left after the bridge"] * 3
+    assert clip_labels(prompts, phrases_are_labels=False) == [] and clip_labels(prompts) == sorted(set(prompts))
+    assert clip_labels(["lights on", "stop"] * 2, phrases_are_labels=False) == ["lights on", "stop"]
     config = {"model": "whisper", "size": "pooled", "encoder": "x", "frontend": "whisper", "num_features": 8}
     assert resolve_trial_config(config, [], ["no", "yes"])["labels"] == ["no", "yes"]
     with pytest.raises(ValueError, match="not clip labels"):

@@ -41,17 +41,27 @@ MAX_CLIP_LABELS, MIN_CLIPS_PER_LABEL = 50, 2
 POOLED_HEAD, TUNED_POOLED_HEAD = "pooled", "pooled_tuned"
 
 
-def clip_labels(texts: list[str]) -> list[str]:
+# in an open-vocabulary domain a label is a word or two: a repeated sentence is a read prompt, and a clip
+# classifier would answer every new sentence with one of the training ones (espeak_en_sentences, 2026-12-03)
+MAX_OPEN_VOCABULARY_LABEL_WORDS = 2
+
+
+def clip_labels(texts: list[str], phrases_are_labels: bool = True) -> list[str]:
     """The labels when ``texts`` are one label per clip from a small set (commands, isolated digits): at most
-    50 distinct transcripts, each seen at least twice; otherwise ``[]`` (open vocabulary: CTC heads only).
+    50 distinct transcripts, each seen at least twice, and unless ``phrases_are_labels`` (a domain of
+    commands or a closed vocabulary) none longer than two words; otherwise ``[]`` (CTC heads only).
 
     >>> clip_labels(["yes", "no", "yes", "no"]), clip_labels(["yes", "no", "yes"])
     (['no', 'yes'], [])
+    >>> clip_labels(["lights on", "the cat sat down"] * 2, phrases_are_labels=False)
+    []
     """
     counts: dict[str, int] = {}
     for text in texts:
         counts[text] = counts.get(text, 0) + 1
     if not counts or len(counts) > MAX_CLIP_LABELS or min(counts.values()) < MIN_CLIPS_PER_LABEL:
+        return []
+    if not phrases_are_labels and max(len(text.split()) for text in counts) > MAX_OPEN_VOCABULARY_LABEL_WORDS:
         return []
     return sorted(counts)
 
@@ -69,14 +79,14 @@ def pooled_candidate(encoders: list[PretrainedEncoder], labels: list[str]) -> li
             {**settings, "size": TUNED_POOLED_HEAD, "learning_rate": 3e-4, "dropout": 0.2, "batch_size": 32}]
 
 
-def with_pooled_candidate(preset, encoders: list[PretrainedEncoder], texts: list[str]):
+def with_pooled_candidate(preset, encoders: list[PretrainedEncoder], texts: list[str], phrases_are_labels: bool = True):
     """``preset`` with the pooled clip head first in its portfolio when ``texts`` (the training transcripts)
     are clip labels (:func:`clip_labels`) and a Whisper encoder is at hand; otherwise unchanged. The labels
     travel in ``preset.extra["clip_labels"]`` (a searcher keeps only the space's keys of a configuration;
     :func:`resolve_trial_config` adds them back)."""
     from dataclasses import replace
 
-    labels = clip_labels(texts)
+    labels = clip_labels(texts, phrases_are_labels)
     candidates = pooled_candidate(encoders, labels)
     if not candidates or not preset.portfolio:
         return preset
