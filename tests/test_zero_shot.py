@@ -160,6 +160,10 @@ def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digi
     english, skipped = reference_configs("pocketsphinx", [], corpus("zero one two three four five six seven eight nine"), general)
     assert "pocketsphinx" in english and not skipped
     assert english["pocketsphinx"]["words"] == sorted("zero one two three four five six seven eight nine".split())
+    prompts = Dataset([Utterance(Path(f"{n}.wav"), text) for n, text in
+                       enumerate(["the kettle is on the stove", "turn left after the bridge"] * 2)])
+    sentences, _ = reference_configs("pocketsphinx", [], prompts, general)
+    assert sentences["pocketsphinx"]["words"] is None  # sentences: the bundled English LM, not a word loop
     # half of these are in the US-English dictionary (as names or loanwords); PocketSphinx read them with 85% WER
     spanish, skipped = reference_configs("pocketsphinx", [], corpus("cero uno dos tres cuatro cinco seis siete ocho nueve"), general)
     assert not spanish and skipped["pocketsphinx"].startswith("not English-like: 5 of the 10")

@@ -93,7 +93,9 @@ def _pocketsphinx_config(train: Dataset, domain: Domain) -> tuple[dict | None, s
     if not words or len(known) < ENGLISH_SHARE * len(words):
         return None, (f"not English-like: {len(known)} of the {len(words)} training words are in PocketSphinx's "
                       "US-English dictionary")
-    closed = len(words) <= GRAMMAR_WORDS  # a small vocabulary is a grammar; a large one gets the English LM
+    # a small vocabulary of commands is a grammar; sentences (a loop over 150 words decoded 22 s a clip of
+    # espeak_en_sentences) and large vocabularies get the bundled English LM
+    closed = len(words) <= GRAMMAR_WORDS and reference_share(train.texts, False) == REFERENCE_SHARE
     return {"normalizer": domain.normalizer, "words": known if closed else None,
             "vocabulary": "closed (grammar of the training words)" if closed else "open (bundled English LM)",
             "words_missing_from_dictionary": sorted(set(words) - set(known))[:50]}, None
