@@ -141,11 +141,11 @@ class ASRPredictor:
         preset, encoders = self._search_preset(presets, pretrained)
         self._open_run(resume)
 
-        train, tuning = prepare_splits(train_data, tuning_data, self.domain_spec.normalizer, seed)
-        # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
         domain = self.domain_spec
-        preset = with_pooled_candidate(preset, encoders, train.texts,
-                                       phrases_are_labels=domain.closed_vocabulary or domain.name == "commands")
+        train, tuning = prepare_splits(train_data, tuning_data, domain.normalizer, seed,
+                                       new_sentences=not domain.phrases_are_labels)
+        # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
+        preset = with_pooled_candidate(preset, encoders, train.texts, phrases_are_labels=domain.phrases_are_labels)
         train = expand_training_set(train, self.domain_spec, seed)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)

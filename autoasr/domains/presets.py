@@ -55,6 +55,12 @@ class Domain:
     def closed_vocabulary(self) -> bool:
         return self.vocabulary is not None
 
+    @property
+    def phrases_are_labels(self) -> bool:
+        """Whether a transcript said again and again is a label the user will say again (commands, a closed
+        vocabulary), rather than a read prompt of an open-vocabulary domain, where new sentences will come."""
+        return self.closed_vocabulary or self.name == "commands"
+
     def language_model_text(self, transcripts: Iterable[str] = ()) -> list[str]:
         """Text to build the lexicon and word LM from: domain sentences, training transcripts and the
         vocabulary (one word per line, so every allowed word is in the lexicon)."""
