@@ -103,7 +103,8 @@ def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> 
         raise ValueError(f"cannot export: {refusal}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = WaveformToLogProbs(trained).eval()
+    # on the CPU: a Whisper frontend moves its shared encoder to the GPU where there is one (it moves it back itself)
+    module = WaveformToLogProbs(trained).eval().cpu()
     metadata = export_metadata(trained, domain)
     example = _example_inputs(trained.sample_rate)
     if format == "onnx":
