@@ -167,3 +167,28 @@ def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digi
     # half of these are in the US-English dictionary (as names or loanwords); PocketSphinx read them with 85% WER
     spanish, skipped = reference_configs("pocketsphinx", [], corpus("cero uno dos tres cuatro cinco seis siete ocho nueve"), general)
     assert not spanish and skipped["pocketsphinx"].startswith("not English-like: 5 of the 10")
+
+
+def test_a_zero_shot_row_keeps_its_whisper_folder_in_the_run_and_reloads_after_it_moves(tiny_recognizer_dir,
+                                                                                          tiny_corpus, tmp_path):
+    import pandas as pd
+
+    from autoasr.data.audio import read_audio
+    from autoasr.inference.model import TrainedModel
+    from autoasr.results.run_folder import RunFolder
+
+    source = shutil.copytree(tiny_recognizer_dir, tmp_path / "my-whisper")
+    run = RunFolder(tmp_path / "run")
+    trial = run.trial_dir("1")
+    trial.mkdir(parents=True, exist_ok=True)
+    config = {"source": str(source), "normalizer": "digits", "max_new_tokens": 16}
+    (trial / "model.json").write_text(json.dumps({"kind": "whisper-zero-shot", "config": config}))
+    clips = [read_audio(u.audio) for u in list(load_dataset(tiny_corpus, domain="digits"))[:2]]
+    before = TrainedModel.load(trial).transcribe(clips)
+    run.save_results(pd.DataFrame({"trial_id": ["1"]}), "1")
+    copied = tmp_path / "run" / "encoders" / "my-whisper"
+    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in source.iterdir())  # tokenizer too
+    shutil.move(str(source), tmp_path / "moved-away")
+    for folder in (trial, tmp_path / "run" / "best"):
+        reloaded = TrainedModel.load(folder)
+        assert reloaded.config["source"] == str(copied) and reloaded.transcribe(clips) == before

@@ -71,7 +71,9 @@ class DownloadsPanel:
             files["model"] = zip_best_model(predictor)
             try:
                 files["onnx"] = export_model(predictor, Path(predictor.path) / "model.onnx", format="onnx")
-            except Exception as error:  # some models have no ONNX form; the other downloads still count
+            except ValueError as error:  # a model with no ONNX form (a zero-shot row) says why in plain words
+                lines.append(message(f"No ONNX file: {error}", "error"))
+            except Exception as error:  # the other downloads still count
                 lines.append(message(f"No ONNX file: {type(error).__name__}: {error}", "error"))
         finally:
             self.prepare_button.disabled = False

@@ -16,7 +16,10 @@ The vocabulary (index 0 is the CTC blank) and the frontend settings travel in th
 ``metadata_props`` (``autoasr.vocabulary``, ``autoasr.frontend``, ...) and in the TorchScript extra
 file ``autoasr.json``; a lexicon + n-gram LM decoder chosen for the model travels as its plain-data
 spec (``autoasr.decoder``). Conformers are exported through an equivalent attention written with
-plain operations (PyTorch's own freezes the batch size into the graph). Running an exported file
+plain operations (PyTorch's own freezes the batch size into the graph). A frozen Whisper encoder is exported
+the same way, its weights in the file (:mod:`autoasr.export.whisper_graph`): its graph reads clips of up to
+30 s (``max_seconds`` in ``autoasr.frontend``); :class:`~autoasr.export.runtime.ExportedModel` cuts longer
+recordings first. Pretrained recognizers used as they are (zero-shot rows) write text and are refused. Running an exported file
 needs only onnxruntime and numpy (greedy decoding)::
 
     >>> import json, numpy, onnxruntime                                        # doctest: +SKIP

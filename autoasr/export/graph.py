@@ -136,14 +136,14 @@ class PortableWaveformFrames(nn.Module):
 
 
 def portable_frontend(frontend) -> nn.Module:
-    """The exportable twin of an :class:`autoasr.models.frontends.Frontend` (log-mel, MFCC or raw waveform frames)."""
+    """The exportable twin of an :class:`autoasr.models.frontends.Frontend` (log-mel, MFCC, raw waveform frames
+    or a frozen Whisper encoder)."""
     if frontend.config.kind == "waveform":
         return PortableWaveformFrames(frontend.config.num_features)
-    if frontend.config.kind == "whisper":
-        # the frozen encoder is a transformers model run at each clip's own length: tracing it would freeze
-        # one clip length into the graph, and its exportable twin is not written yet
-        raise ValueError("this model reads a pretrained Whisper encoder, which autoasr cannot export to ONNX or "
-                         "TorchScript yet: use the saved model folder (ASRPredictor.load / autoasr transcribe)")
+    if frontend.config.kind == "whisper":  # the frozen encoder, its weights in the file
+        from autoasr.export.whisper_graph import PortableWhisperEncoder
+
+        return PortableWhisperEncoder(frontend.transform)
     return PortableFrontend(frontend)
 
 
@@ -249,7 +249,12 @@ def exportable_network(network: nn.Module) -> nn.Module:
     """The network itself, or an equivalent module sharing its weights where export needs one."""
     from autoasr.models.networks import ConformerCTC
     from autoasr.models.wav2vec2 import Wav2Vec2CTC
+    from autoasr.models.whisper import WhisperPooledHead
 
+    if isinstance(network, WhisperPooledHead):
+        from autoasr.export.whisper_graph import ExportableWhisperPooledHead
+
+        return ExportableWhisperPooledHead(network)
     if isinstance(network, ConformerCTC):
         return ExportableConformerCTC(network)
     if isinstance(network, Wav2Vec2CTC):

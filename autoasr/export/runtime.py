@@ -71,8 +71,12 @@ class ExportedModel:
 
         samples = [as_samples(item, self.sample_rate) for item in audio]
         results: list[np.ndarray] = [np.zeros((0, len(self.symbols)), np.float32)] * len(samples)
+        longest = self.frontend_settings.get("max_seconds")
+        if longest and samples and max(len(s) for s in samples) > longest * self.sample_rate:
+            raise ValueError(f"{self.path} reads clips of at most {longest} s (one Whisper encoder window): "
+                             "transcribe() cuts longer recordings, or cut them first")
         # the same batches as the PyTorch model forms (sorted by frame count), so padding matches too
-        frame_counts = [len(s) // self.hop_length + 1 for s in samples]
+        frame_counts = [self.frame_count(len(s)) for s in samples]
         for batch in length_sorted_batches(frame_counts, batch_size, shuffle=False):
             longest = max(len(samples[i]) for i in batch)
             waveform = np.zeros((len(batch), longest), dtype=np.float32)
@@ -83,6 +87,14 @@ class ExportedModel:
             for row, position in enumerate(batch):
                 results[position] = log_probs[row, : int(out_lengths[row])]
         return results
+
+    def frame_count(self, num_samples: int) -> int:
+        """The feature frames the PyTorch model computes for a clip (what it sorts its batches by)."""
+        settings = self.frontend_settings
+        if settings.get("kind") == "whisper":  # short clips padded, 10 ms mel frames halved by the encoder
+            mel_frames = max(num_samples, int(settings["min_samples"])) // int(settings["mel_hop_length"])
+            return (mel_frames + 1) // 2
+        return num_samples // self.hop_length + 1
 
     def transcribe(self, audio, batch_size: int = 32) -> list[str]:
         """Transcripts for paths or float arrays (already at ``sample_rate``), in order."""

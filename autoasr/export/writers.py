@@ -52,6 +52,14 @@ def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]
                 "window": "hann", "normalisation": "per-utterance mean and variance"}
     if portable.kind == "waveform":  # raw samples in 10 ms frames: the encoder reads the waveform itself
         frontend.update(window="none", normalisation="none (inside the network where the encoder expects it)")
+    if portable.kind == "whisper":  # a frozen Whisper encoder inside the graph, on one 30 s window
+        from autoasr.export.whisper_graph import MAX_SECONDS, MIN_SAMPLES
+
+        frontend.update(normalisation="Whisper log-mel: log10, floored 8 below the clip's peak, (x + 4) / 4",
+                        mel_hop_length=160, min_samples=MIN_SAMPLES, max_seconds=MAX_SECONDS,
+                        encoder=Path(str(trained.frontend.config.encoder)).name, below_top=portable.below_top,
+                        long_audio="clips over max_seconds need cutting first (autoasr's runtime cuts recordings "
+                                   "over 20 s at pauses into pieces of at most 15 s)")
     metadata = {
         "autoasr.format_version": str(EXPORT_FORMAT_VERSION),
         "autoasr.version": getattr(autoasr, "__version__", "unknown"),
@@ -95,7 +103,8 @@ def export_model(model_or_predictor, path: str | Path, format: str = "onnx") -> 
         raise ValueError(f"cannot export: {refusal}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = WaveformToLogProbs(trained).eval()
+    # on the CPU: a Whisper frontend moves its shared encoder to the GPU where there is one (it moves it back itself)
+    module = WaveformToLogProbs(trained).eval().cpu()
     metadata = export_metadata(trained, domain)
     example = _example_inputs(trained.sample_rate)
     if format == "onnx":

@@ -4,6 +4,7 @@ A trial's config names the encoder as the user gave it (a hub id or a folder). A
 Hugging Face cache; a folder may be moved or deleted after the fit, so the run keeps its own copy in
 ``<run>/encoders/<folder name>/`` (files hard-linked where the file system allows, copied otherwise; up to
 :data:`MAX_COPY_BYTES`, tiny.en is 78 MB) and a reload uses that copy whenever the original folder is gone.
+The same holds for the whole Whisper model a zero-shot row transcribes with (its ``source``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+WHISPER_ZERO_SHOT = "whisper-zero-shot"  # recognizers.py's kind, spelled here: this module needs no torch
 ENCODERS_FOLDER = "encoders"
 MAX_COPY_BYTES = 500 * 2**20  # larger encoders stay where they are: the run then says the folder must stay
 
@@ -19,12 +21,22 @@ def encoder_copy_path(run_path: str | Path, source: str) -> Path:
     return Path(run_path) / ENCODERS_FOLDER / Path(source).expanduser().name
 
 
+def pretrained_source(config: dict) -> str:
+    """The pretrained model a saved config reads: a ``whisper`` frontend's ``encoder``, a zero-shot Whisper
+    row's ``source`` (its model folder or hub id), else ""."""
+    if config.get("frontend") == "whisper":
+        return str(config.get("encoder") or "")
+    if config.get("kind") == WHISPER_ZERO_SHOT:
+        return str(config.get("source") or "")
+    return ""
+
+
 def keep_encoder_copy(run_path: str | Path, config: dict) -> Path | None:
-    """Copy the folder encoder ``config`` reads (a ``whisper`` frontend's ``encoder``) into the run; returns
-    the copy, or None where there is nothing to copy (no encoder, a hub id, too large, already copied)."""
-    source = str(config.get("encoder") or "")
+    """Copy the folder ``config`` reads (:func:`pretrained_source`) into the run; returns the copy, or None
+    where there is nothing to copy (no folder, a hub id, too large, already copied)."""
+    source = pretrained_source(config)
     folder = Path(source).expanduser()
-    if config.get("frontend") != "whisper" or not folder.is_dir():
+    if not source or not folder.is_dir():
         return None
     files = [path for path in folder.iterdir() if path.is_file()]
     if sum(path.stat().st_size for path in files) > MAX_COPY_BYTES:

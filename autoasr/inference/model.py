@@ -50,6 +50,8 @@ class TrainedModel:
         if spec.get("kind", CTC_KIND) != CTC_KIND:  # a pretrained recognizer used as it is: no weights file
             from autoasr.inference.recognizers import load_recognizer
 
+            if spec.get("config", {}).get("source"):  # a zero-shot Whisper's moved model folder: the run's copy
+                spec["config"]["source"] = encoder_at_hand(str(spec["config"]["source"]), folder)
             return load_recognizer(spec)
         if spec["config"].get("encoder"):  # a moved or deleted encoder folder: the run's own copy
             spec["config"]["encoder"] = encoder_at_hand(spec["config"]["encoder"], folder)

@@ -87,5 +87,6 @@ class RunFolder:
                     (best_dir / name).unlink(missing_ok=True)
         # a pretrained encoder read from a folder travels with the run (autoasr.inference.encoder_copy): every
         # trial's, since any row may be chosen or reloaded later (the trials share one encoder: one copy)
-        for spec in sorted((self.path / "trials").glob(f"*/{MODEL_SPEC_FILE}")):
-            keep_encoder_copy(self.path, read_json(spec).get("config", {}))
+        for path in sorted((self.path / "trials").glob(f"*/{MODEL_SPEC_FILE}")):
+            spec = read_json(path)  # a recognizer's kind beside its config: a zero-shot Whisper's folder travels too
+            keep_encoder_copy(self.path, {"kind": spec.get("kind"), **spec.get("config", {})})
