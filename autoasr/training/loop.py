@@ -135,9 +135,8 @@ def train_trial(
     ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
     optionally max_epochs, anneal and refit. ``report`` receives one dict per evaluation. ``initial_state``
     continues from saved weights (no warm-up then: the model is already trained). With ``anneal`` the
-    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run. With
-    ``refit`` (a model trained on the tuning data too) the tuning scores cannot choose an epoch: the last
-    epoch's weights are the model, and only ``max_epochs``, the deadline or a stop request end the run.
+    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run; a ``refit``
+    (trained on the tuning data too) keeps its last epoch and runs to ``max_epochs`` (ProgressJudge.keep_last).
     """
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
@@ -148,10 +147,10 @@ def train_trial(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
     # a tiny corpus (tens of clips) still gets several updates an epoch
     batch_size = min(int(config.get("batch_size", 32)), max(4, len(train.features) // 8))
-    anneal, refit = bool(config.get("anneal", False)), bool(config.get("refit", False))
+    anneal = bool(config.get("anneal", False))
     started = time.time()
     schedule = LearningRateSchedule(config["learning_rate"], 1 if initial_state is not None else 30, anneal, started)
-    judge = ProgressJudge(int(config.get("patience", 4)), anneal, tuning_size=len(tuning.texts))
+    judge = ProgressJudge(int(config.get("patience", 4)), anneal, len(tuning.texts), bool(config.get("refit")))
     history, best_state, step, nan_batches, stop_reason = [], None, 0, 0, "max_epochs"
     train_seconds = eval_seconds = audio_seconds = last_epoch_seconds = 0.0
 
@@ -176,8 +175,6 @@ def train_trial(
         last_epoch_seconds = time.time() - epoch_started
         train_loss = sum(ran.losses) / max(len(ran.losses), 1)
         improved, halve_rate = judge.judge(epoch, rates["wer"], rates["cer"], train_loss, step)
-        if refit:  # scores on clips it trained on: no yardstick for choosing an epoch or halving the rate
-            improved, halve_rate = True, False
         if halve_rate:
             schedule.halve()
         if improved:
@@ -189,8 +186,7 @@ def train_trial(
         if improved:
             on_improvement(best_state, {**metrics, "hypotheses": hypotheses})  # what the best epoch heard
         report(metrics)
-        stop_reason = (None if refit else judge.stop_reason(epoch)) or (
-            "deadline" if time.time() > current_deadline() else None)
+        stop_reason = judge.stop_reason(epoch) or ("deadline" if time.time() > current_deadline() else None)
         if stop_reason:
             break
         stop_reason = "max_epochs"

@@ -26,8 +26,12 @@ class ProgressJudge:
     the ones that settle it.
     """
 
-    def __init__(self, patience: int, anneal: bool = False, tuning_size: int = MIN_UTTERANCES_FOR_PERFECT):
+    def __init__(self, patience: int, anneal: bool = False, tuning_size: int = MIN_UTTERANCES_FOR_PERFECT,
+                 keep_last: bool = False):
         self.patience = patience
+        # a refit on all data is scored on clips it trained on: no yardstick for choosing an epoch, halving the
+        # rate or stopping; every epoch is the new model and only its epoch count or deadline ends it
+        self.keep_last = keep_last
         self.anneal = anneal
         self.trust_perfect = tuning_size >= MIN_UTTERANCES_FOR_PERFECT
         self.best_wer = self.best_cer = math.inf
@@ -49,10 +53,10 @@ class ProgressJudge:
                       or (still_blank and train_loss < self.best_train_loss * (1.0 - BLANK_PHASE_LOSS_GAIN)))
         self.best_cer_seen = min(self.best_cer_seen, cer)
         self.best_train_loss = min(self.best_train_loss, train_loss)
-        kept = improved or tied_but_fitter  # a tie is a model worth keeping, not progress that delays a plateau
+        kept = improved or tied_but_fitter or self.keep_last  # a tie is worth keeping, not progress that delays a plateau
         if kept:
             self.best_wer, self.best_cer, self.best_epoch = wer, cer, epoch
-        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or self.anneal:
+        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or self.anneal or self.keep_last:
             self.evaluations_without_gain = 0
             return kept, False
         self.evaluations_without_gain += 1
@@ -61,6 +65,8 @@ class ProgressJudge:
 
     def stop_reason(self, epoch: int) -> str | None:
         """"perfect" or "plateau" when the trial should end after this evaluation, else None."""
+        if self.keep_last:
+            return None
         if self.best_wer == 0.0 and self.best_cer == 0.0 and epoch >= 2 and self.trust_perfect:
             return "perfect"
         if self.evaluations_without_gain >= self.patience:
