@@ -100,6 +100,7 @@ def test_a_small_corpus_winner_is_refit_on_all_data_and_that_model_is_used_saved
     assert reloaded.best_trial_id == refit["trial_id"]
     assert reloaded.transcribe(clips) == heard
     assert (predictor.path / "best").exists()
+    assert REFIT_NOTE in (predictor.path / "MODEL_CARD.md").read_text()  # the card says whose scores it shows
 
 
 def test_a_large_corpus_is_not_refit(tiny_whisper_dir, words_only_train, tmp_path, monkeypatch):
