@@ -139,8 +139,8 @@ class ASRPredictor:
         needed, and that model is the one ``transcribe``/``evaluate``/``save`` use. Its leaderboard row (``note``
         "refit on all data") carries the winner's tuning WER, since it cannot be scored on clips it trained on;
         the winner's row stays. ``"auto"`` refits corpora of at most 1,000 utterances, where the tuning speakers
-        are a large share of the voices (:data:`autoasr.search.budget.REFIT_MAX_UTTERANCES`); time for it is kept
-        from the search. ``fit_summary["refit"]`` says what it did, or why it did not run.
+        are a large share of the voices (:data:`autoasr.search.budget.REFIT_MAX_UTTERANCES`), except with the
+        baseline presets (``single``, ``random``); time for it is kept from the search. ``fit_summary["refit"]`` says what it did, or why it did not run.
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
@@ -168,7 +168,7 @@ class ASRPredictor:
                                .run(zero_shot_configs, reference_deadline))
 
         plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, len(train) + len(tuning)))
+                               refit=plans_refit(refit, len(train) + len(tuning), preset))
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,

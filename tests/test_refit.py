@@ -16,7 +16,7 @@ from autoasr.training.progress import ProgressJudge
 
 def test_a_refit_is_planned_for_small_corpora_and_its_time_is_kept_from_the_search():
     assert plans_refit("auto", 30) and not plans_refit("auto", budget.REFIT_MAX_UTTERANCES + 1)
-    assert plans_refit(True, 10**6) and not plans_refit(False, 30)
+    assert plans_refit(True, 10**6) and not plans_refit(False, 30) and not plans_refit("auto", 30, get_preset("single"))
     with pytest.raises(ValueError):
         plans_refit("sometimes", 30)
     preset, now = get_preset("default"), 1000.0

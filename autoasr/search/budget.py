@@ -28,15 +28,21 @@ REFIT_SHARE = 0.15
 REFIT_MAX_UTTERANCES = 1000
 
 
-def plans_refit(refit, num_utterances: int) -> bool:
-    """Whether a fit keeps time to refit its winner on all data: ``refit`` True or False, or "auto" (small corpora).
+def plans_refit(refit, num_utterances: int, preset: Preset | None = None) -> bool:
+    """Whether a fit keeps time to refit its winner on all data: ``refit`` True or False, or "auto": small
+    corpora, except with a baseline preset (no continuation share: ``single``, ``random``), whose trials stay
+    as they ended so that the benchmark's baselines remain what they say.
 
     >>> plans_refit("auto", 30), plans_refit("auto", 3000), plans_refit(True, 3000), plans_refit(False, 30)
     (True, False, True, False)
+    >>> plans_refit("auto", 30, get_preset("single"))
+    False
     """
     if refit not in (True, False, "auto"):
         raise ValueError(f"refit must be True, False or 'auto', not {refit!r}")
-    return num_utterances <= REFIT_MAX_UTTERANCES if refit == "auto" else bool(refit)
+    if refit == "auto":
+        return num_utterances <= REFIT_MAX_UTTERANCES and (preset is None or preset.refine_share > 0)
+    return bool(refit)
 
 
 def final_reserve(time_limit: float) -> float:
