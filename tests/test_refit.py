@@ -10,7 +10,7 @@ from autoasr.results.leaderboard import TrialBook
 from autoasr.search import budget
 from autoasr.search.budget import BudgetPlan, plans_refit
 from autoasr.search.presets import get_preset
-from autoasr.search.refit import REFIT_NOTE, epochs_needed, lineage
+from autoasr.search.refit import REFIT_NOTE, epochs_needed, lineage, refit_parent
 from autoasr.training.progress import ProgressJudge
 
 
@@ -53,6 +53,20 @@ def test_the_refit_row_leads_its_parent_on_the_same_score_and_counts_the_lineage
     book.refresh_best()
     assert book.best_trial_id == "004"
     assert list(book.leaderboard()["trial_id"]) == ["004", "001", "002", "003"]
+
+
+def test_on_a_tiny_tuning_set_the_simplest_of_the_tied_models_is_refit_and_leads():
+    book = TrialBook()
+    book.add(_record("001", 0.1, 1.0, parameters=299020, val_cer=0.05))
+    book.add(_record("002", 0.1, 2.0, parameters=5381, val_cer=0.1))
+    book.add(_record("003", 0.3, 3.0, parameters=100))
+    book.refresh_best()
+    assert book.best_trial_id == "001"  # the lower CER leads while nothing is refit
+    assert refit_parent(book, "001", num_tuning=10) == "002"  # ten clips: a tie is no evidence, the simplest
+    assert refit_parent(book, "001", num_tuning=500) == "001"  # a large tuning set: the best is the best
+    book.add(_record("004", 0.1, 4.0, parameters=5381, val_cer=0.1, refit_of="002"))
+    book.refresh_best()
+    assert book.best_trial_id == "004" and book.leaderboard().iloc[0]["trial_id"] == "004"
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,7 @@ class TrialBook:
         finished = [t for t in self.trials.values() if t["status"] == "ok"]
         if finished:
             within = best_within(self.leaderboard(), **self.limits) if self.limits else None
-            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["val_cer"], not t.get("refit_of"),
+            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], not t.get("refit_of"), t["val_cer"],
                                                                         t["start_time"]))["trial_id"]
 
     def leaderboard(self) -> pandas.DataFrame:
@@ -91,9 +91,10 @@ class TrialBook:
         frame["_failed"] = frame["status"] != "ok"
         # with latency/size limits, models within them come first: the first row is the best model
         frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
-        # a refit on all data carries its parent's scores and is the better model of the two: it comes first
+        # a refit on all data carries its parent's scores and is the model the search chose among the rows of its
+        # WER (autoasr.search.refit): it comes first among them
         frame["_not_refit"] = [not t.get("refit_of") for t in self.trials.values()]
-        frame = frame.sort_values(["_failed", "_outside", "val_wer", "val_cer", "_not_refit", "start_time"])
+        frame = frame.sort_values(["_failed", "_outside", "val_wer", "_not_refit", "val_cer", "start_time"])
         return frame.drop(columns=["_failed", "_outside", "_not_refit"]).reset_index(drop=True)
 
     def history(self) -> pandas.DataFrame:
