@@ -130,3 +130,20 @@ def test_a_large_corpus_is_not_refit(tiny_whisper_dir, words_only_train, tmp_pat
 @pytest.fixture()
 def words_only_train(refit_run):
     return refit_run[1]
+
+
+def test_the_cli_passes_its_refit_choice_to_fit(monkeypatch, tmp_path):
+    from autoasr import ASRPredictor
+    from autoasr.cli import main
+
+    seen = {}
+
+    def fake_fit(self, data, **options):
+        seen.update(options)
+        return self
+
+    monkeypatch.setattr(ASRPredictor, "fit", fake_fit)
+    assert main(["fit", "data.csv", "--output", str(tmp_path / "run"), "--refit", "never"]) == 0
+    assert seen["refit"] is False
+    assert main(["fit", "data.csv", "--output", str(tmp_path / "run2")]) == 0
+    assert seen["refit"] == "auto"
