@@ -58,10 +58,15 @@ def command_fit(arguments) -> int:
                   num_workers=arguments.num_workers, ray_address=arguments.ray_address,
                   searcher=arguments.searcher, scheduler=arguments.scheduler,
                   max_latency_ms=arguments.max_latency_ms, max_size_mb=arguments.max_size_mb,
-                  pretrained=arguments.pretrained, zero_shot=arguments.zero_shot)
+                  pretrained=arguments.pretrained, zero_shot=arguments.zero_shot,
+                  refit={"auto": "auto", "always": True, "never": False}[arguments.refit])
     print(_format_leaderboard(predictor))
     if predictor.fit_summary.get("limits_note"):
         print(f"\nnote: {predictor.fit_summary['limits_note']}")
+    if predictor.fit_summary.get("refit", {}).get("done"):
+        refit = predictor.fit_summary["refit"]
+        print(f"\nrefit on all data: trial {refit['trial_id']} is trial {refit['refit_of']}'s configuration trained "
+              f"on the training and tuning data; its val_wer is trial {refit['refit_of']}'s")
     print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
     test_result = predictor.evaluate(arguments.test_data, return_details=True) if arguments.test_data else None
     if test_result is not None:
@@ -200,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leaderboard rows for pretrained recognizers used as they are, scored before training "
                           "(auto: Whisper zero-shot when --pretrained names a Whisper model, and PocketSphinx when "
                           "installed and the words are English; default $AUTOASR_ZERO_SHOT, else auto)")
+    fit.add_argument("--refit", default="auto", choices=["auto", "always", "never"],
+                     help="train the winner's configuration again on training + tuning data and use that model "
+                          "(auto: corpora of at most 1,000 utterances)")
     _add_limit_arguments(fit)
     fit.set_defaults(handler=command_fit)
 

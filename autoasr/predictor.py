@@ -36,7 +36,7 @@ from autoasr.results.evaluation import evaluation_dataset, score
 from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
-from autoasr.search.budget import BudgetPlan
+from autoasr.search.budget import BudgetPlan, plans_refit
 from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
@@ -85,6 +85,7 @@ class ASRPredictor:
         self._folder = RunFolder(self.path)
         self._models: dict[str, TrainedModel] = {}
         self._zero_shot: dict[str, str] = {}  # the zero-shot rows of the last fit: "ok" or why not
+        self._refit: dict = {}  # what the last fit's refit on all data did (fit_summary["refit"])
         self._stop_requested = threading.Event()
 
     @property
@@ -107,7 +108,7 @@ class ASRPredictor:
             callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
             backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
             searcher: str = "random", scheduler: str = "ASHA", max_latency_ms: float | None = None,
-            max_size_mb: float | None = None, pretrained=None, zero_shot="auto") -> "ASRPredictor":
+            max_size_mb: float | None = None, pretrained=None, zero_shot="auto", refit="auto") -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
@@ -132,6 +133,14 @@ class ASRPredictor:
         scored on the tuning set before training and inside the budget: ``whisper-zero-shot`` (the Whisper
         model of ``pretrained``) and ``pocketsphinx`` (when installed and the training words are English);
         either may win. ``fit_summary["zero_shot"]`` says what each did, or why it was skipped.
+
+        ``refit`` (``"auto"``, True or False; AutoGluon's ``refit_full``): after the search, the winner's
+        configuration is trained again on the training and tuning data together, for the epochs the winner
+        needed, and that model is the one ``transcribe``/``evaluate``/``save`` use. Its leaderboard row (``note``
+        "refit on all data") carries the winner's tuning WER, since it cannot be scored on clips it trained on;
+        the winner's row stays. ``"auto"`` refits corpora of at most 1,000 utterances, where the tuning speakers
+        are a large share of the voices (:data:`autoasr.search.budget.REFIT_MAX_UTTERANCES`), except with the
+        baseline presets (``single``, ``random``); time for it is kept from the search. ``fit_summary["refit"]`` says what it did, or why it did not run.
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
@@ -161,13 +170,16 @@ class ASRPredictor:
         self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
                                .run(zero_shot_configs, reference_deadline))
 
-        plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time())
+        plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
+                               refit=plans_refit(refit, len(train) + len(tuning), preset))
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,
                                   ray_address=ray_address, searcher=searcher, scheduler=scheduler)
-        SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
-                  self._stop_requested).run()
+        search = SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
+                           self._stop_requested)
+        search.run()
+        self._refit = search.refit_note
         return self._finish(started, time_limit, features, train, callbacks)
 
     def _with_printed_progress(self, callbacks) -> list:
@@ -227,6 +239,7 @@ class ASRPredictor:
             "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
             **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
+            **({"refit": dict(self._refit)} if self._refit else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]

@@ -60,6 +60,8 @@ RECOGNIZER_DESCRIPTION = ("a pretrained recognizer used as it is, without traini
 def _training_line(model: dict) -> str:
     if model.get("stop_reason") == "zero-shot":
         return "Used as it is: not trained on this data."
+    if model.get("note"):  # a refit on all data: its validation scores are its parent's (autoasr.search.refit)
+        return f"Frontend `{model.get('frontend')}`; {model['note']}."
     return (f"Frontend `{model.get('frontend')}`; trained {model.get('epochs')} epochs (best epoch "
             f"{model.get('best_epoch')}, stopped by {model.get('stop_reason')}).")
 
@@ -152,6 +154,7 @@ def build_model_card(predictor) -> dict:
             "frontend": config.get("frontend", "its own" if best.get("recognizer") else "logmel"), "config": config,
             "vocabulary": list(predictor.vocabulary.symbols) if predictor.vocabulary else None,
             "epochs": best.get("epochs"), "best_epoch": best.get("best_epoch"), "stop_reason": best.get("stop_reason"),
+            "note": best.get("note"),
             "latency_ms": best.get("latency_ms"), "real_time_factor": best.get("rtf"), "size_mb": best.get("size_mb"),
             "limits": dict(predictor.limits) or None,
             "files": ["best/model.json"] + ([] if best.get("recognizer") else ["best/model.safetensors"]),

@@ -9,7 +9,7 @@ from autoasr.training.trial import TrialRecord
 LEADERBOARD_COLUMNS = ["trial_id", "model", "size", "val_wer", "val_cer", "status", "decoder", "pretrained",
                        "latency_ms", "rtf", "size_mb", "epochs", "best_epoch",
                        "parameters", "train_seconds", "eval_seconds", "start_time", "end_time", "stop_reason",
-                       "config", "error"]
+                       "config", "error", "note"]
 LIMIT_UNITS = {"max_latency_ms": "ms latency", "max_size_mb": "MB"}
 
 
@@ -80,7 +80,8 @@ class TrialBook:
         finished = [t for t in self.trials.values() if t["status"] == "ok"]
         if finished:
             within = best_within(self.leaderboard(), **self.limits) if self.limits else None
-            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
+            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], not t.get("refit_of"), t["val_cer"],
+                                                                        t["start_time"]))["trial_id"]
 
     def leaderboard(self) -> pandas.DataFrame:
         """One row per trial, finished trials first, lowest validation WER first (within the limits first, when set)."""
@@ -90,8 +91,11 @@ class TrialBook:
         frame["_failed"] = frame["status"] != "ok"
         # with latency/size limits, models within them come first: the first row is the best model
         frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
-        frame = frame.sort_values(["_failed", "_outside", "val_wer", "val_cer", "start_time"])
-        return frame.drop(columns=["_failed", "_outside"]).reset_index(drop=True)
+        # a refit on all data carries its parent's scores and is the model the search chose among the rows of its
+        # WER (autoasr.search.refit): it comes first among them
+        frame["_not_refit"] = [not t.get("refit_of") for t in self.trials.values()]
+        frame = frame.sort_values(["_failed", "_outside", "val_wer", "_not_refit", "val_cer", "start_time"])
+        return frame.drop(columns=["_failed", "_outside", "_not_refit"]).reset_index(drop=True)
 
     def history(self) -> pandas.DataFrame:
         """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""

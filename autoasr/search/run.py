@@ -78,6 +78,7 @@ class SearchRun:
         self.train, self.tuning = train, tuning
         self.stop_requested = stop_requested or threading.Event()
         self.latency_clip = typical_clip(tuning)
+        self.refit_note: dict = {}  # fit_summary["refit"]: what the refit on all data did, or why it did not run
 
     def run(self) -> None:
         """The whole search; Ctrl-C ends it early and keeps what finished."""
@@ -87,7 +88,8 @@ class SearchRun:
             else:
                 self._explore_locally()
             self.continue_best(self.plan.continuation_deadline)
-            self.choose_decoder(self.plan.search_deadline)
+            self.choose_decoder(self.plan.decoder_deadline)
+            self.refit_winner(self.plan.search_deadline)
         except KeyboardInterrupt:
             pass
         self.book.refresh_best()
@@ -235,3 +237,11 @@ class SearchRun:
         else:  # the beam search is what a latency limit cannot afford
             trial.update(decoder="greedy", decoder_note=f"LM decoding took {costs['latency_ms']:.1f} ms, over "
                                                         f"the {max_latency:g} ms limit")
+
+    def refit_winner(self, deadline: float) -> None:
+        """When the plan kept time for it, train the winner's configuration on training + tuning data and make
+        that model the best (:mod:`autoasr.search.refit`)."""
+        from autoasr.search.refit import refit_winner
+
+        if self.plan.refit_planned:
+            self.refit_note = refit_winner(self, deadline)

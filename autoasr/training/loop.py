@@ -133,9 +133,10 @@ def train_trial(
     so that a caller can extend a trial once it knows how long epochs take), the stop rule or a stop request.
 
     ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
-    optionally max_epochs and anneal. ``report`` receives one dict per evaluation. ``initial_state``
+    optionally max_epochs, anneal and refit. ``report`` receives one dict per evaluation. ``initial_state``
     continues from saved weights (no warm-up then: the model is already trained). With ``anneal`` the
-    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run.
+    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run; a ``refit``
+    (trained on the tuning data too) keeps its last epoch and runs to ``max_epochs`` (ProgressJudge.keep_last).
     """
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
@@ -149,7 +150,7 @@ def train_trial(
     anneal = bool(config.get("anneal", False))
     started = time.time()
     schedule = LearningRateSchedule(config["learning_rate"], 1 if initial_state is not None else 30, anneal, started)
-    judge = ProgressJudge(int(config.get("patience", 4)), anneal, tuning_size=len(tuning.texts))
+    judge = ProgressJudge(int(config.get("patience", 4)), anneal, len(tuning.texts), bool(config.get("refit")))
     history, best_state, step, nan_batches, stop_reason = [], None, 0, 0, "max_epochs"
     train_seconds = eval_seconds = audio_seconds = last_epoch_seconds = 0.0
 

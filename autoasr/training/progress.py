@@ -26,8 +26,12 @@ class ProgressJudge:
     the ones that settle it.
     """
 
-    def __init__(self, patience: int, anneal: bool = False, tuning_size: int = MIN_UTTERANCES_FOR_PERFECT):
+    def __init__(self, patience: int, anneal: bool = False, tuning_size: int = MIN_UTTERANCES_FOR_PERFECT,
+                 keep_last: bool = False):
         self.patience = patience
+        # a refit on all data is scored on clips it trained on: no yardstick for choosing an epoch, halving the
+        # rate or stopping; every epoch is the new model and only its epoch count or deadline ends it
+        self.keep_last = keep_last
         self.anneal = anneal
         self.trust_perfect = tuning_size >= MIN_UTTERANCES_FOR_PERFECT
         self.best_wer = self.best_cer = math.inf
@@ -36,24 +40,33 @@ class ProgressJudge:
         self.evaluations_without_gain = 0
 
     def judge(self, epoch: int, wer: float, cer: float, train_loss: float, step: int) -> tuple[bool, bool]:
-        """Record one evaluation; returns (improved: a new best model, halve_rate: a plateau is starting)."""
+        """Record one evaluation; returns (improved: a new best model, halve_rate: a plateau is starting).
+
+        A new best model scores better on the tuning set, or as well with a lower training loss."""
         improved = wer < self.best_wer - 1e-9 or (wer == self.best_wer and cer < self.best_cer)
+        # a tie on a small tuning set (ten clips: one WER step is 10%) says nothing; the later, better-trained
+        # epoch is kept. On 30 Speech Commands clips the first epoch at the tuned WER (4 of 23, train loss 1.04)
+        # read unseen speakers with 8.3% WER, the last one (loss 0.007) with 2.1% (benchmarks/smalldata_probe.py)
+        tied_but_fitter = (wer == self.best_wer and cer == self.best_cer and train_loss < self.best_train_loss)
         still_blank = self.best_cer_seen >= 0.95 and cer >= 0.95
         progressed = (improved or cer < self.best_cer_seen - 1e-9
                       or (still_blank and train_loss < self.best_train_loss * (1.0 - BLANK_PHASE_LOSS_GAIN)))
         self.best_cer_seen = min(self.best_cer_seen, cer)
         self.best_train_loss = min(self.best_train_loss, train_loss)
-        if improved:
+        kept = improved or tied_but_fitter or self.keep_last  # a tie is worth keeping, not progress that delays a plateau
+        if kept:
             self.best_wer, self.best_cer, self.best_epoch = wer, cer, epoch
-        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or self.anneal:
+        if progressed or step < MIN_STEPS_BEFORE_PLATEAU or self.anneal or self.keep_last:
             self.evaluations_without_gain = 0
-            return improved, False
+            return kept, False
         self.evaluations_without_gain += 1
         # halve the rate on a plateau before giving up, but not in the blank phase: a lower rate only lengthens it
-        return improved, self.evaluations_without_gain % 2 == 0 and not still_blank
+        return kept, self.evaluations_without_gain % 2 == 0 and not still_blank
 
     def stop_reason(self, epoch: int) -> str | None:
         """"perfect" or "plateau" when the trial should end after this evaluation, else None."""
+        if self.keep_last:
+            return None
         if self.best_wer == 0.0 and self.best_cer == 0.0 and epoch >= 2 and self.trust_perfect:
             return "perfect"
         if self.evaluations_without_gain >= self.patience:

@@ -23,7 +23,7 @@ from autoasr.training.tensors import SplitTensors
 
 TRIAL_FILE = "trial.json"
 # how a trial was run, not what was searched: left out when configs are compared or shown as settings
-BOOKKEEPING_KEYS = ("patience", "continued_from", "anneal")
+BOOKKEEPING_KEYS = ("patience", "continued_from", "anneal", "refit", "refit_of", "max_epochs")
 
 
 class TrialRecord(TypedDict, total=False):
@@ -55,6 +55,8 @@ class TrialRecord(TypedDict, total=False):
     rtf: float
     size_mb: float
     decoder: str  # greedy or lm, after the decoder choice
+    refit_of: str  # a refit on all data (autoasr.search.refit): the trial whose configuration it trained again
+    note: str  # what a reader of the leaderboard must know about the row (a refit's borrowed val_wer)
 
 
 def new_trial_record(trial_id: str, config: dict) -> TrialRecord:
