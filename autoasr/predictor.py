@@ -85,6 +85,7 @@ class ASRPredictor:
         self._folder = RunFolder(self.path)
         self._models: dict[str, TrainedModel] = {}
         self._zero_shot: dict[str, str] = {}  # the zero-shot rows of the last fit: "ok" or why not
+        self._ensemble: str | None = None  # the ensemble row of the last fit: "ok" or why not
         self._stop_requested = threading.Event()
 
     @property
@@ -163,8 +164,10 @@ class ASRPredictor:
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,
                                   ray_address=ray_address, searcher=searcher, scheduler=scheduler)
-        SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
-                  self._stop_requested).run()
+        search = SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
+                           self._stop_requested)
+        search.run()
+        self._ensemble = search.ensemble_outcome
         return self._finish(started, time_limit, features, train, callbacks)
 
     def _with_printed_progress(self, callbacks) -> list:
@@ -224,6 +227,7 @@ class ASRPredictor:
             "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
             **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
+            **({"ensemble": self._ensemble} if self._ensemble else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]

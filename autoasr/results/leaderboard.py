@@ -80,7 +80,9 @@ class TrialBook:
         finished = [t for t in self.trials.values() if t["status"] == "ok"]
         if finished:
             within = best_within(self.leaderboard(), **self.limits) if self.limits else None
-            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"]
+            # at equal WER a single model beats the ensemble of it and others: it is as accurate, smaller and faster
+            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["model"] == "ensemble",
+                                                                        t["val_cer"], t["start_time"]))["trial_id"]
 
     def leaderboard(self) -> pandas.DataFrame:
         """One row per trial, finished trials first, lowest validation WER first (within the limits first, when set)."""
@@ -90,8 +92,9 @@ class TrialBook:
         frame["_failed"] = frame["status"] != "ok"
         # with latency/size limits, models within them come first: the first row is the best model
         frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
-        frame = frame.sort_values(["_failed", "_outside", "val_wer", "val_cer", "start_time"])
-        return frame.drop(columns=["_failed", "_outside"]).reset_index(drop=True)
+        frame["_ensemble"] = frame["model"] == "ensemble"  # a tie goes to the single model (refresh_best)
+        frame = frame.sort_values(["_failed", "_outside", "val_wer", "_ensemble", "val_cer", "start_time"])
+        return frame.drop(columns=["_failed", "_outside", "_ensemble"]).reset_index(drop=True)
 
     def history(self) -> pandas.DataFrame:
         """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""

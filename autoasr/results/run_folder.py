@@ -66,7 +66,8 @@ class RunFolder:
             if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
                 close_interrupted(trial, trial_file.parent)
                 write_json(trial_file, trial)
-            if trial.get("status") == "ok" and not trial.get("recognizer"):  # a recognizer row has no weights
+            # a recognizer row and the ensemble row (its members' weights) have no weights file of their own
+            if trial.get("status") == "ok" and not trial.get("recognizer") and not trial.get("ensemble"):
                 problem = unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
                 if problem:
                     trial.update(status="failed", error=problem)
