@@ -129,14 +129,13 @@ class EnsembleModel:
         return {"kind": ENSEMBLE_KIND, "config": self.config, "candidates": self.candidates}
 
     @classmethod
-    def load(cls, folder: str | Path, spec: dict | None = None) -> "EnsembleModel":
+    def load(cls, folder: str | Path, load_member, spec: dict | None = None) -> "EnsembleModel":
         """The ensemble a ``model.json`` of kind ``ensemble`` describes; members are found beside it
-        (``trials/<id>`` next to ``trials/<ensemble id>``, or under ``trials/`` from the run's ``best/``)."""
-        from autoasr.inference.model import TrainedModel
-
+        (``trials/<id>`` next to ``trials/<ensemble id>``, or under ``trials/`` from the run's ``best/``) and
+        read by ``load_member(folder)`` (``TrainedModel.load``, handed down: this module sits beside it)."""
         folder = Path(folder)
         spec = spec or read_json(folder / MODEL_SPEC_FILE)
-        members = [TrainedModel.load(member_folder(folder, trial_id)) for trial_id in spec["config"]["members"]]
+        members = [load_member(member_folder(folder, trial_id)) for trial_id in spec["config"]["members"]]
         return cls(members, spec["config"]["weights"], spec.get("candidates"), spec["config"]["members"])
 
     def member_outputs(self, samples: list[np.ndarray]) -> list[list[torch.Tensor]]:

@@ -51,7 +51,7 @@ class TrainedModel:
         if spec.get("kind") == ENSEMBLE_KIND:  # several trained members combined: their folders, no weights file
             from autoasr.inference.ensemble import EnsembleModel
 
-            return EnsembleModel.load(folder, spec)
+            return EnsembleModel.load(folder, cls.load, spec)
         if spec.get("kind", CTC_KIND) != CTC_KIND:  # a pretrained recognizer used as it is: no weights file
             from autoasr.inference.recognizers import load_recognizer
 
