@@ -175,7 +175,7 @@ def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refu
     """A 45 s search on the embedded demo corpus: the ensemble row of its best trials is on the leaderboard,
     saved, reloaded and transcribing; it is the best model exactly when it beats every single row."""
     from autoasr import ASRPredictor, load_dataset
-    from autoasr.export import export_model
+    from autoasr.export.writers import export_model
 
     predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
     predictor.fit(tiny_corpus, time_limit=45, presets="default")
