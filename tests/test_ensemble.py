@@ -97,8 +97,8 @@ def test_closed_candidates_and_members_of_distinct_lineages():
     from autoasr.results.leaderboard import TrialBook
 
     book = TrialBook()
-    rows = [("001", 0.3, {}), ("002", 0.2, {"continued_from": "001"}), ("003", 0.25, {}), ("004", 0.5, {}),
-            ("005", 0.1, {"size": "pooled"})]
+    rows = [("001", 0.3, {}), ("002", 0.2, {"continued_from": "001"}), ("003", 0.25, {}), ("004", 0.35, {}),
+            ("007", 0.5, {}), ("005", 0.15, {"size": "pooled"})]
     for trial_id, wer, extra in rows:
         book.add({"trial_id": trial_id, "model": "convnet", "status": "ok", "val_wer": wer, "val_cer": wer,
                   "start_time": float(trial_id), "config": {"model": "convnet", "size": "small", **extra}})
@@ -106,6 +106,8 @@ def test_closed_candidates_and_members_of_distinct_lineages():
               "start_time": 6.0, "recognizer": "whisper-zero-shot", "config": {"model": "whisper-zero-shot"}})
     assert [t["trial_id"] for t in ensemble_members(book)] == ["005", "002", "003"]  # 001 is 002's parent
     assert [t["trial_id"] for t in ensemble_members(book, frame_aligned_only=True)] == ["002", "003", "004"]
+    # 007 (50% beside 20%) learned too little to vote
+    assert [t["trial_id"] for t in ensemble_members(book, frame_aligned_only=True, count=5)] == ["002", "003", "004"]
 
 
 def book_with(ensemble_wer: float, ensemble_cer: float):

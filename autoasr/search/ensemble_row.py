@@ -36,6 +36,12 @@ MAX_CANDIDATES = 100
 SELECTION_ROUNDS = 2 * MAX_MEMBERS  # Caruana's rounds: enough for weights such as 2:1 or 1:1:1
 
 
+def close_enough(wer: float, best_wer: float) -> bool:
+    """Whether a trial is accurate enough to vote beside the best: a family that learned little (45% WER beside
+    0.3%, Speech Commands 2026-12-03) only drags an equally weighted combination down."""
+    return wer <= 2 * best_wer + 0.02
+
+
 def ensemble_seconds(num_tuning: int) -> float:
     """Time kept back for the ensemble row: loading the members, a pass of their heads over the tuning
     features, the selection, and timing one clip five times with every member (measured: ~3 s for three
@@ -63,7 +69,7 @@ def ensemble_members(book: TrialBook, frame_aligned_only: bool = False, count: i
     members, lineages = [], set()
     for trial in sorted(trained, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"])):
         root = lineage(trial, book)
-        if root not in lineages:
+        if root not in lineages and close_enough(trial["val_wer"], members[0]["val_wer"] if members else 1.0):
             members.append(trial)
             lineages.add(root)
     return members[:count]
