@@ -28,6 +28,15 @@ def test_split(arguments):
     return corpus_splits(arguments.suite_corpus, 0, Path(arguments.shared), Path(arguments.cache))[1]
 
 
+def pair_score(predictor, row, test) -> dict:
+    from autoasr.core.metrics import error_rates
+    from autoasr.inference.ensemble import EnsembleModel
+
+    saved = predictor.model(row["trial_id"])
+    pair = EnsembleModel(saved.members[:2], [0.5, 0.5], saved.candidates, saved.member_ids[:2])
+    return {"members": pair.member_ids, "test_wer": error_rates(test.texts, pair.transcribe([u.audio for u in test]))["wer"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", required=True)
@@ -58,6 +67,8 @@ def main() -> None:
         result[name] = {"trial_id": trial_id, "model": f"{row['model']} {row['size']}", "val_wer": float(row["val_wer"]),
                         "test_wer": scores["wer"], "latency_ms": row["latency_ms"], "size_mb": row["size_mb"],
                         "config": row["config"] if name == "ensemble" else None}
+    if len(ensemble):  # what the two best members alone, equally weighted, would read (the Caruana choice aside)
+        result["best_pair_equal_weights"] = pair_score(predictor, ensemble.iloc[0], test)
     result["load_average"] = os.getloadavg()
     print("RESULT " + json.dumps(result, default=str), flush=True)
 
