@@ -200,3 +200,23 @@ def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refu
     assert reloaded.trials[row["trial_id"]]["status"] == "ok"  # no weights file is no damage
     with pytest.raises(ValueError, match="ensemble"):
         export_model(predictor.path / "trials" / row["trial_id"], tmp_path / "ensemble.onnx")
+
+
+def test_an_ensemble_with_a_damaged_member_is_marked_failed_on_reload(tmp_path):
+    from autoasr.core.storage import save_weights, write_json
+    from autoasr.results.run_folder import RunFolder
+
+    vocabulary = CharVocabulary.from_texts(["yes", "no"])
+    folder = RunFolder(tmp_path)
+    for seed, trial_id in enumerate(("001", "002")):
+        model = tiny_convnet(vocabulary, seed)
+        save_weights(folder.trial_dir(trial_id) / "model.safetensors", model.network.state_dict())
+        folder.write_trial({"trial_id": trial_id, "model": "convnet", "status": "ok", "config": model.config})
+    folder.write_trial({"trial_id": "003", "model": "ensemble", "status": "ok", "ensemble": ["001", "002"],
+                        "config": {"model": "ensemble", "members": ["001", "002"]}})
+    assert folder.load_trials()["003"]["status"] == "ok"  # no weights file of its own is no damage
+    weights = folder.trial_dir("002") / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    trials = folder.load_trials()
+    assert trials["002"]["status"] == "failed" and trials["003"]["status"] == "failed"
+    assert "member 002" in trials["003"]["error"] and "checkpoint unreadable" in trials["003"]["error"]

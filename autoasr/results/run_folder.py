@@ -72,6 +72,11 @@ class RunFolder:
                 if problem:
                     trial.update(status="failed", error=problem)
             trials[trial["trial_id"]] = trial
+        for trial in trials.values():  # an ensemble stands on its members (autoasr.inference.ensemble)
+            lost = [m for m in trial.get("ensemble") or [] if trials.get(m, {}).get("status") != "ok"]
+            if trial.get("status") == "ok" and lost:
+                trial.update(status="failed", error=f"ensemble member {lost[0]} unusable: "
+                                                    f"{trials.get(lost[0], {}).get('error') or 'missing'}")
         return trials
 
     def save_results(self, leaderboard, best_trial_id: str | None) -> None:
