@@ -117,7 +117,8 @@ class EnsembleRow:
         candidates = closed_candidates(train_texts)
         members = ensemble_members(self.book, frame_aligned_only=candidates is None)
         if len(members) < 2:
-            return f"skipped: {len(members)} trained model(s) of distinct lineages to combine (it needs 2)"
+            return (f"skipped: {len(members)} trained model(s) of distinct lineages within 2x the best tuning WER "
+                    "+ 2 points to combine (it needs 2)")
         models = [TrainedModel.load(self.folder.trial_dir(t["trial_id"])) for t in members]
         ensemble = EnsembleModel(models, [1.0] * len(models), candidates, [t["trial_id"] for t in members])
         references, scores = self._tuning_scores(ensemble, members)
