@@ -203,7 +203,7 @@ def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refu
 
 
 def test_an_ensemble_with_a_damaged_member_is_marked_failed_on_reload(tmp_path):
-    from autoasr.core.storage import save_weights, write_json
+    from autoasr.core.storage import save_weights
     from autoasr.results.run_folder import RunFolder
 
     vocabulary = CharVocabulary.from_texts(["yes", "no"])
