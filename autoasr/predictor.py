@@ -86,6 +86,7 @@ class ASRPredictor:
         self._models: dict[str, TrainedModel] = {}
         self._zero_shot: dict[str, str] = {}  # the zero-shot rows of the last fit: "ok" or why not
         self._refit: dict = {}  # what the last fit's refit on all data did (fit_summary["refit"])
+        self._ensemble: str | None = None  # the ensemble row of the last fit: "ok" or why not
         self._stop_requested = threading.Event()
 
     @property
@@ -180,6 +181,7 @@ class ASRPredictor:
                            self._stop_requested)
         search.run()
         self._refit = search.refit_note
+        self._ensemble = search.ensemble_outcome
         return self._finish(started, time_limit, features, train, callbacks)
 
     def _with_printed_progress(self, callbacks) -> list:
@@ -240,6 +242,7 @@ class ASRPredictor:
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
             **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
             **({"refit": dict(self._refit)} if self._refit else {}),
+            **({"ensemble": self._ensemble} if self._ensemble else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]

@@ -83,9 +83,12 @@ def test_every_trial_is_on_disk_with_config_history_and_weights(searched):
         folder = predictor.path / "trials" / trial_id
         record = json.loads((folder / "trial.json").read_text())
         assert record["status"] in ("ok", "failed") and "model" in record["config"]
-        if record["status"] == "ok":
+        if record["status"] == "ok" and record.get("ensemble"):  # the ensemble row's weights are its members'
+            assert (folder / "model.json").is_file() and set(record["ensemble"]) <= set(predictor.trials)
+        elif record["status"] == "ok":
             assert (folder / "model.safetensors").is_file() and len(record["history"]) == record["epochs"]
-    assert (predictor.path / "leaderboard.csv").is_file() and (predictor.path / "best" / "model.safetensors").is_file()
+    best_file = "model.json" if predictor.trials[predictor.best_trial_id].get("ensemble") else "model.safetensors"
+    assert (predictor.path / "leaderboard.csv").is_file() and (predictor.path / "best" / best_file).is_file()
 
 
 def test_saved_run_reloads_with_same_leaderboard_and_transcripts(searched, tiny_corpus):

@@ -12,7 +12,7 @@ from autoasr.core.text import CharVocabulary
 from autoasr.data.audio import as_samples
 from autoasr.decoding.greedy import greedy_decode
 from autoasr.inference.encoder_copy import encoder_at_hand
-from autoasr.inference.model_files import CTC_KIND, MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.inference.model_files import CTC_KIND, ENSEMBLE_KIND, MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
 from autoasr.models.batching import transcribe_features
 from autoasr.models.frontends import Frontend, FrontendConfig
 from autoasr.models.registry import build_network
@@ -44,9 +44,14 @@ class TrainedModel:
         """Read ``model.json`` and ``model.safetensors`` (plain data: loading runs no code).
 
         A ``model.json`` of another ``kind`` (``whisper-zero-shot``, ``pocketsphinx``) gives that recognizer
-        (:mod:`autoasr.inference.recognizers`): it transcribes, is timed and evaluated like a trained model."""
+        (:mod:`autoasr.inference.recognizers`), of kind ``ensemble`` an :class:`~autoasr.inference.ensemble.EnsembleModel`
+        of trained members: each transcribes, is timed and evaluated like a trained model."""
         folder = Path(folder)
         spec = read_json(folder / MODEL_SPEC_FILE)
+        if spec.get("kind") == ENSEMBLE_KIND:  # several trained members combined: their folders, no weights file
+            from autoasr.inference.ensemble import EnsembleModel
+
+            return EnsembleModel.load(folder, cls.load, spec)
         if spec.get("kind", CTC_KIND) != CTC_KIND:  # a pretrained recognizer used as it is: no weights file
             from autoasr.inference.recognizers import load_recognizer
 

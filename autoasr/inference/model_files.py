@@ -44,6 +44,8 @@ def read_tuning_transcripts(trial_dir: Path) -> tuple[list[str], list[str]] | No
 # what a model.json describes: a trained CTC model (no "kind" key, as every model saved before) or a pretrained
 # recognizer used as it is (autoasr.inference.recognizers), saved without weights
 CTC_KIND = "ctc"
+# several trained trials combined (autoasr.inference.ensemble): its model.json names the member trial folders
+ENSEMBLE_KIND = "ensemble"
 
 
 def model_kind(spec: dict) -> str:

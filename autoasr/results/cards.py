@@ -157,7 +157,8 @@ def build_model_card(predictor) -> dict:
             "note": best.get("note"),
             "latency_ms": best.get("latency_ms"), "real_time_factor": best.get("rtf"), "size_mb": best.get("size_mb"),
             "limits": dict(predictor.limits) or None,
-            "files": ["best/model.json"] + ([] if best.get("recognizer") else ["best/model.safetensors"]),
+            "files": ["best/model.json"] + ([] if best.get("recognizer") or best.get("ensemble")
+                                            else ["best/model.safetensors"]),
         },
         "data": {"train": data.get("train"), "tuning": data.get("tuning"),
                  "skipped_rows": len(data.get("skipped_rows", []) or [])},

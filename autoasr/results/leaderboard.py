@@ -80,7 +80,10 @@ class TrialBook:
         finished = [t for t in self.trials.values() if t["status"] == "ok"]
         if finished:
             within = best_within(self.leaderboard(), **self.limits) if self.limits else None
-            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], not t.get("refit_of"), t["val_cer"],
+            # at equal WER a single model beats the ensemble of it and others (as accurate, smaller and faster), and
+            # a refit on all data its parent
+            self.best_trial_id = within or min(finished, key=lambda t: (t["val_wer"], t["model"] == "ensemble",
+                                                                        not t.get("refit_of"), t["val_cer"],
                                                                         t["start_time"]))["trial_id"]
 
     def leaderboard(self) -> pandas.DataFrame:
@@ -92,10 +95,11 @@ class TrialBook:
         # with latency/size limits, models within them come first: the first row is the best model
         frame["_outside"] = ~within_limits(frame, **self.limits) if self.limits else False
         # a refit on all data carries its parent's scores and is the model the search chose among the rows of its
-        # WER (autoasr.search.refit): it comes first among them
+        # WER (autoasr.search.refit): it comes first among them; a tie goes to a single model over the ensemble
         frame["_not_refit"] = [not t.get("refit_of") for t in self.trials.values()]
-        frame = frame.sort_values(["_failed", "_outside", "val_wer", "_not_refit", "val_cer", "start_time"])
-        return frame.drop(columns=["_failed", "_outside", "_not_refit"]).reset_index(drop=True)
+        frame["_ensemble"] = frame["model"] == "ensemble"
+        frame = frame.sort_values(["_failed", "_outside", "val_wer", "_ensemble", "_not_refit", "val_cer", "start_time"])
+        return frame.drop(columns=["_failed", "_outside", "_ensemble", "_not_refit"]).reset_index(drop=True)
 
     def history(self) -> pandas.DataFrame:
         """Per-epoch metrics of every trial (trial_id, model, epoch, val_wer, ...), for learning curves."""

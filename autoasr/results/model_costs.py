@@ -71,7 +71,9 @@ def best_within(leaderboard: pandas.DataFrame, max_latency_ms: float | None = No
     allowed = leaderboard[within_limits(leaderboard, max_latency_ms, max_size_mb)]
     if allowed.empty:
         return None
-    return str(allowed.sort_values(["val_wer", "val_cer", "start_time"]).iloc[0]["trial_id"])
+    # at equal WER a single model beats an ensemble (autoasr.search.ensemble_row): as accurate, smaller, faster
+    allowed = allowed.assign(_ensemble=allowed["model"] == "ensemble")
+    return str(allowed.sort_values(["val_wer", "_ensemble", "val_cer", "start_time"]).iloc[0]["trial_id"])
 
 
 def pareto_front(leaderboard: pandas.DataFrame, cost: str = "latency_ms") -> pandas.DataFrame:

@@ -66,11 +66,17 @@ class RunFolder:
             if trial.get("status") in ("running", "interrupted"):  # the process died mid-trial
                 close_interrupted(trial, trial_file.parent)
                 write_json(trial_file, trial)
-            if trial.get("status") == "ok" and not trial.get("recognizer"):  # a recognizer row has no weights
+            # a recognizer row and the ensemble row (its members' weights) have no weights file of their own
+            if trial.get("status") == "ok" and not trial.get("recognizer") and not trial.get("ensemble"):
                 problem = unreadable_weights(trial_file.parent / MODEL_WEIGHTS_FILE)
                 if problem:
                     trial.update(status="failed", error=problem)
             trials[trial["trial_id"]] = trial
+        for trial in trials.values():  # an ensemble stands on its members (autoasr.inference.ensemble)
+            lost = [m for m in trial.get("ensemble") or [] if trials.get(m, {}).get("status") != "ok"]
+            if trial.get("status") == "ok" and lost:
+                trial.update(status="failed", error=f"ensemble member {lost[0]} unusable: "
+                                                    f"{trials.get(lost[0], {}).get('error') or 'missing'}")
         return trials
 
     def save_results(self, leaderboard, best_trial_id: str | None) -> None:

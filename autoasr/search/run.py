@@ -25,6 +25,7 @@ from autoasr.results.run_folder import RunFolder
 from autoasr.search.budget import BudgetPlan
 from autoasr.search.candidates import resolve_trial_config
 from autoasr.search.decoder_choice import MIN_DECODER_CHOICE_SECONDS, compare_decoders_on_tuning
+from autoasr.search.ensemble_row import EnsembleRow, ensemble_seconds, is_combined
 from autoasr.search.learning import faster_learning
 from autoasr.search.local import run_local_search
 from autoasr.search.presets import Preset
@@ -79,6 +80,7 @@ class SearchRun:
         self.stop_requested = stop_requested or threading.Event()
         self.latency_clip = typical_clip(tuning)
         self.refit_note: dict = {}  # fit_summary["refit"]: what the refit on all data did, or why it did not run
+        self.ensemble_outcome: str | None = None  # what the ensemble row did, or why it was skipped
 
     def run(self) -> None:
         """The whole search; Ctrl-C ends it early and keeps what finished."""
@@ -87,8 +89,13 @@ class SearchRun:
                 self._explore_on_ray()
             else:
                 self._explore_locally()
-            self.continue_best(self.plan.continuation_deadline)
-            self.choose_decoder(self.plan.decoder_deadline)
+            # the ensemble row's few seconds come out of the continuation (a preset without one has a single
+            # trial or baselines: the ensemble gets what the decoder choice leaves); the refit comes last, on the
+            # trained winner (never the ensemble)
+            reserve = ensemble_seconds(len(self.tuning)) if self.settings.preset.refine_share > 0 else 0.0
+            self.continue_best(self.plan.continuation_deadline - reserve)
+            self.choose_decoder(self.plan.decoder_deadline - reserve)
+            self.add_ensemble(self.plan.decoder_deadline)
             self.refit_winner(self.plan.search_deadline)
         except KeyboardInterrupt:
             pass
@@ -111,7 +118,8 @@ class SearchRun:
             if self.stop_requested.is_set():
                 end_search()
 
-        already_tried = [searched_part(t["config"]) for t in self.book.records() if not t.get("recognizer")]
+        already_tried = [searched_part(t["config"]) for t in self.book.records()
+                         if not t.get("recognizer") and not is_combined(t)]
         run_local_search(trial_function, self.settings.preset, time_out=max(self.plan.exploration_deadline - time.time(), 1.0),
                          seed=self.settings.seed + len(self.book), already_tried=already_tried)
 
@@ -181,12 +189,13 @@ class SearchRun:
         self.folder.write_trial(trial)
 
     def best_trained_id(self) -> str | None:
-        """The best trial, or when a pretrained recognizer's row leads (it has no weights to go on from),
-        the most accurate trained one: the one worth continuing and giving a decoder."""
+        """The best trial, or when a pretrained recognizer's row or the ensemble leads (no weights of their own to
+        go on from), the most accurate trained one: the one worth continuing and giving a decoder."""
         best = self.book.best_trial_id
-        if best is None or not self.book[best].get("recognizer"):
+        if best is None or not (self.book[best].get("recognizer") or is_combined(self.book[best])):
             return best
-        trained = [t for t in self.book.records() if t["status"] == "ok" and not t.get("recognizer")]
+        trained = [t for t in self.book.records()
+                   if t["status"] == "ok" and not t.get("recognizer") and not is_combined(t)]
         return min(trained, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"] if trained else None
 
     def continue_best(self, deadline: float) -> None:
@@ -224,6 +233,21 @@ class SearchRun:
         if comparison.chosen == "lm":
             self._adopt_lm_decoder(trial, model, comparison)
         self.folder.write_trial(trial)
+
+    def add_ensemble(self, deadline: float) -> None:
+        """The best few trained trials combined as one more row (:mod:`autoasr.search.ensemble_row`)."""
+        if self.stop_requested.is_set():
+            self.ensemble_outcome = "skipped: the search was stopped"
+            return
+        try:
+            self.ensemble_outcome = EnsembleRow(self.book, self.folder, self.features, self.latency_clip,
+                                                self.settings.callbacks).run(self.train.texts, deadline)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # the trials stand on their own: a failed combination must not end the fit
+            self.ensemble_outcome = f"failed: {type(error).__name__}: {error}"
+        finally:
+            release_memory()
 
     def _adopt_lm_decoder(self, trial: dict, model: TrainedModel, comparison) -> None:
         model.decoder = comparison.decoder
