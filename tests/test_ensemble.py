@@ -173,18 +173,20 @@ def test_an_ensemble_saved_as_kind_ensemble_reloads_from_its_trial_folder_and_fr
     assert "member" in ensemble.export_refusal
 
 
-def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refuses_export(tiny_corpus, tmp_path):
+def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refuses_export(tiny_corpus, tmp_path,
+                                                                                          monkeypatch):
     """A 45 s search on the embedded demo corpus: the ensemble row of its best trials is on the leaderboard,
     saved, reloaded and transcribing; it is the best model exactly when it beats every single row."""
     from autoasr import ASRPredictor, load_dataset
     from autoasr.export.writers import export_model
 
+    # whether a 45 s search leaves two trials close in WER depends on the machine's speed; the accuracy bar has
+    # its own test, this one checks the row's plumbing, so every trained trial may vote
+    monkeypatch.setattr("autoasr.search.ensemble_row.close_enough", lambda wer, best_wer: True)
     predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
     predictor.fit(tiny_corpus, time_limit=45, presets="default")
     board = predictor.leaderboard()
-    assert "ensemble" in predictor.fit_summary, predictor.fit_summary
-    if predictor.fit_summary["ensemble"] != "ok":
-        pytest.skip(f"the search left no ensemble row: {predictor.fit_summary['ensemble']}")
+    assert predictor.fit_summary.get("ensemble") == "ok", predictor.fit_summary
     row = board[board["model"] == "ensemble"].iloc[0]
     assert row["status"] == "ok" and row["latency_ms"] > 0 and row["size_mb"] > 0
     members = row["config"]["members"]
