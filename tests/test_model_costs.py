@@ -41,6 +41,14 @@ def test_best_within_picks_the_most_accurate_trial_that_keeps_every_limit():
     assert best_within(TRIALS, max_size_mb=0.1) is None
 
 
+def test_best_within_keeps_the_fits_tie_order_a_single_model_then_a_refit_first():
+    tied = board([("001", "convnet", "ok", 0.1, 0.01, 1, 5.0, 0.5, 1), ("002", "whisper", "ok", 0.1, 0.05, 2, 5.0, 0.5, 1),
+                  ("003", "ensemble", "ok", 0.1, 0.0, 3, 9.0, 1.0, 2), ("004", "whisper", "ok", 0.1, 0.05, 4, 5.0, 0.5, 1)])
+    tied["config"] = [{}, {}, {"members": ["001", "002"]}, {"refit": True, "refit_of": "002"}]
+    assert best_within(tied) == "004"  # the refit of 002, though 001 reads the tuning clips' letters better
+    assert best_within(tied.iloc[:3]) == "001"  # the ensemble's lower CER does not beat a single model's equal WER
+
+
 def test_unmeasured_and_failed_trials_never_count_as_within_a_limit():
     kept = within_limits(TRIALS, max_latency_ms=1000)
     assert list(TRIALS.loc[kept, "trial_id"]) == ["001", "002", "003", "005"]

@@ -129,7 +129,11 @@ def test_a_search_starts_with_whisper_heads_and_the_winner_saves_and_reloads(tin
     board = predictor.leaderboard()
     first = board.sort_values("start_time").iloc[0]
     assert first["model"] == "whisper" and bool(first["pretrained"])
-    assert not board[board["model"] != "whisper"]["pretrained"].any()
+    # trained-from-scratch rows are not pretrained; an ensemble is when one of its members is
+    assert not board[~board["model"].isin(["whisper", "ensemble"])]["pretrained"].any()
+    for _, row in board[board["model"] == "ensemble"].iterrows():
+        members = board[board["trial_id"].isin(row["config"]["members"])]
+        assert len(members) >= 2 and bool(row["pretrained"]) == bool(members["pretrained"].any())
     assert (board["status"] == "ok").any()
     whisper_trial = predictor.trials[first["trial_id"]]
     assert whisper_trial["config"]["encoder"] == str(tiny_whisper_dir)

@@ -71,9 +71,13 @@ def best_within(leaderboard: pandas.DataFrame, max_latency_ms: float | None = No
     allowed = leaderboard[within_limits(leaderboard, max_latency_ms, max_size_mb)]
     if allowed.empty:
         return None
-    # at equal WER a single model beats an ensemble (autoasr.search.ensemble_row): as accurate, smaller, faster
-    allowed = allowed.assign(_ensemble=allowed["model"] == "ensemble")
-    return str(allowed.sort_values(["val_wer", "_ensemble", "val_cer", "start_time"]).iloc[0]["trial_id"])
+    # at equal WER a single model beats an ensemble (autoasr.search.ensemble_row): as accurate, smaller, faster;
+    # a refit on all data beats its parent and the rows tied with it: it is the one the search chose among them
+    # (autoasr.search.refit). The same order as TrialBook.refresh_best's, so select_best() keeps the fit's choice
+    refit = allowed["config"].map(lambda c: isinstance(c, dict) and bool(c.get("refit"))) if "config" in allowed else False
+    allowed = allowed.assign(_ensemble=allowed["model"] == "ensemble", _not_refit=~pandas.Series(refit, index=allowed.index))
+    order = ["val_wer", "_ensemble", "_not_refit", "val_cer", "start_time"]
+    return str(allowed.sort_values(order).iloc[0]["trial_id"])
 
 
 def pareto_front(leaderboard: pandas.DataFrame, cost: str = "latency_ms") -> pandas.DataFrame:
