@@ -172,10 +172,7 @@ class ASRPredictor:
                                .run(zero_shot_configs, reference_deadline))
 
         plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               # Ray's start (~17 s on 2 cores) already comes out of the exploration: on Ray "auto"
-                               # keeps the refit's 15% for it (a 60 s fit on 78 clips ran no trial otherwise)
-                               refit=plans_refit(refit, len(train) + len(tuning), preset)
-                               and (backend == "local" or refit is True))
+                               refit=plans_refit(refit, len(train) + len(tuning), preset, backend))
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,
