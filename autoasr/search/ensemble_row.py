@@ -24,9 +24,9 @@ from autoasr.inference.model_files import MODEL_SPEC_FILE, write_tuning_transcri
 from autoasr.models.batching import emissions
 from autoasr.models.whisper import POOLED_HEADS
 from autoasr.results.leaderboard import TrialBook, leaderboard_row
-from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
 from autoasr.search.decoder_choice import transcript_vocabulary
+from autoasr.search.reference_rows import close_scored_row
 from autoasr.training.trial import new_trial_record
 
 MAX_MEMBERS = 3
@@ -170,11 +170,4 @@ class EnsembleRow:
                       decoder=ensemble.combination, parameters=ensemble.parameters(),
                       members_val_wer={t["trial_id"]: t["val_wer"] for t in members})
         write_tuning_transcripts(trial_dir, references, hypotheses)
-        try:
-            record.update(measure_inference_cost(ensemble, self.latency_clip))
-        except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
-            record["cost_error"] = f"{type(error).__name__}: {error}"
-        record["end_time"] = time.time()
-        self.folder.write_trial(record)
-        self.book.refresh_best()
-        emit(self.callbacks, "on_trial_end", leaderboard_row(record))
+        close_scored_row(record, ensemble, self.latency_clip, self.folder, self.book, self.callbacks)

@@ -171,11 +171,17 @@ class ReferenceRows:
                       eval_seconds=time.time() - started, stop_reason="zero-shot", error=None, decoder="own",
                       parameters=parameters() if callable(parameters) else None)
         write_tuning_transcripts(self.folder.trial_dir(record["trial_id"]), self.tuning.texts, hypotheses)
-        try:
-            record.update(measure_inference_cost(model, self.latency_clip))
-        except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
-            record["cost_error"] = f"{type(error).__name__}: {error}"
-        record["end_time"] = time.time()
-        self.folder.write_trial(record)
-        self.book.refresh_best()
-        emit(self.callbacks, "on_trial_end", leaderboard_row(record))
+        close_scored_row(record, model, self.latency_clip, self.folder, self.book, self.callbacks)
+
+
+def close_scored_row(record: dict, model, latency_clip, folder: RunFolder, book: TrialBook, callbacks: list) -> None:
+    """The end of a row scored without training (a recognizer, an ensemble): its costs, the record on disk, the
+    best model chosen again, the callbacks told."""
+    try:
+        record.update(measure_inference_cost(model, latency_clip))
+    except Exception as error:  # an unmeasured model is still a usable model: it only cannot meet a limit
+        record["cost_error"] = f"{type(error).__name__}: {error}"
+    record["end_time"] = time.time()
+    folder.write_trial(record)
+    book.refresh_best()
+    emit(callbacks, "on_trial_end", leaderboard_row(record))
