@@ -115,18 +115,22 @@ def fit_one(arguments) -> dict:
     from autoasr import ASRPredictor
 
     train, test = corpus_splits(arguments.one, arguments.rotation, Path(arguments.shared), Path(arguments.cache))
-    output = Path(arguments.runs) / f"{arguments.one}{arguments.rotation}_{arguments.presets}_seed{arguments.seed}"
+    label = preset_label(arguments.presets, arguments.pretrained)
+    output = Path(arguments.runs) / f"{arguments.one}{arguments.rotation}_{label}_seed{arguments.seed}"
     predictor = ASRPredictor(path=output, domain=DOMAINS[arguments.one], verbosity=0)
+    # no --pretrained: from scratch even where a Whisper model sits in the Hugging Face cache
+    pretrained = arguments.pretrained or []
     with tempfile.TemporaryDirectory(prefix="suite-features-") as empty:
         if arguments.cold_features:
             _use_feature_cache(Path(empty))
         started = time.time()
-        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed)
+        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed,
+                      pretrained=pretrained)
         fit_seconds = time.time() - started
     result = predictor.evaluate(test)
     leaderboard = predictor.leaderboard()
     best = leaderboard.iloc[0]
-    return {"corpus": arguments.one, "rotation": arguments.rotation, "presets": arguments.presets,
+    return {"corpus": arguments.one, "rotation": arguments.rotation, "presets": label,
             "seed": arguments.seed, "time_limit": arguments.time_limit, "fit_seconds": fit_seconds,
             "test_wer": result["wer"], "test_cer": result["cer"], "num_train": len(train), "num_test": len(test),
             "train_speakers": train.num_speakers, "test_speakers": test.num_speakers,
@@ -137,12 +141,18 @@ def fit_one(arguments) -> dict:
             "best_model": f"{best['model']} {best['size']}", "best_val_wer": float(best["val_wer"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "feature_seconds": predictor.fit_summary.get("feature_seconds"),
+            "refit": bool((predictor.fit_summary.get("refit") or {}).get("done")),
             "first_trial_start_seconds": float(leaderboard["start_time"].min() - started),
             "load_average": os.getloadavg()}
 
 
+def preset_label(presets: str, pretrained: str | None) -> str:
+    """The table's name for a preset: ``default``, or ``default+whisper-tiny.en`` with a pretrained encoder."""
+    return f"{presets}+{Path(pretrained).name}" if pretrained else presets
+
+
 def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> dict:
-    name = f"suite_{corpus}{rotation}_{presets}_{arguments.time_limit:g}s_seed{seed}"
+    name = f"suite_{corpus}{rotation}_{preset_label(presets, arguments.pretrained)}_{arguments.time_limit:g}s_seed{seed}"
     name += "_coldfeatures" if arguments.cold_features else ""
     path = RESULTS / f"{name}.json"
     if REUSE["enabled"] and path.is_file():
@@ -150,6 +160,7 @@ def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> d
     command = [sys.executable, __file__, "--one", corpus, "--rotation", str(rotation), "--presets", presets,
                "--seed", str(seed), "--time-limit", str(arguments.time_limit), "--shared", arguments.shared,
                "--cache", arguments.cache, "--runs", arguments.runs] + (["--cold-features"] if arguments.cold_features else [])
+    command += ["--pretrained", arguments.pretrained] if arguments.pretrained else []
     load_before = os.getloadavg()
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -299,6 +310,9 @@ def parse_arguments():
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--cold-features", action="store_true",
                         help="each fit starts with an empty feature cache (pays feature extraction, as a first fit does)")
+    parser.add_argument("--pretrained", default=None,
+                        help="a pretrained encoder (Whisper folder or hub id) for every fit: the preset shows as "
+                             "PRESET+NAME; without it every fit trains from scratch")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one fit and print its RESULT line
     parser.add_argument("--rotation", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
