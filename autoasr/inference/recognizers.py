@@ -16,7 +16,6 @@ cannot be exported to ONNX/TorchScript: :attr:`Recognizer.export_refusal` says w
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 
 from autoasr.core.text import normalize_text
 from autoasr.data.audio import as_samples
+from autoasr.inference.speed import real_time_factor
 
 WHISPER_ZERO_SHOT = "whisper-zero-shot"
 POCKETSPHINX = "pocketsphinx"
@@ -82,10 +82,7 @@ class Recognizer:
         return transcribe_routed(self, list(audio), short)
 
     def real_time_factor(self, audio: list) -> float:
-        samples = [as_samples(item, self.sample_rate) for item in audio]
-        started = time.perf_counter()
-        self.transcribe(samples)
-        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+        return real_time_factor(self.transcribe, audio, self.sample_rate)
 
 
 class WhisperZeroShot(Recognizer):
