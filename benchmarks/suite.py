@@ -225,6 +225,49 @@ def clip_classifier(corpus: str, rotation: int, shared: Path, cache: Path) -> di
     return result
 
 
+def encoder_probe(corpus: str, rotation: int, shared: Path, cache: Path, pretrained: str) -> dict | None:
+    """Issue 17's bar for the encoder rows: the frozen Whisper encoder's top-layer vectors of each clip, mean+max
+    pooled, and a logistic regression on them, trained on the same training clips (no search, no budget); its
+    error rate counts as WER. None when some test transcript is never a training transcript."""
+    import jiwer
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoasr.core.text import CharVocabulary
+    from autoasr.models.encoder_sources import available_pretrained_encoders
+    from autoasr.search.candidates import clip_labels, pooled_candidate
+    from autoasr.training.tensors import FeatureStore
+
+    kept = RESULTS / f"suite_{corpus}{rotation}_encoder_probe_{Path(pretrained).name}.json"
+    if REUSE["enabled"] and kept.is_file():
+        return json.loads(kept.read_text())["result"]
+    train, test = corpus_splits(corpus, rotation, shared, cache)
+    labels = clip_labels(train.texts)
+    if not labels or not set(test.texts) <= set(train.texts):
+        return None
+    torch.set_num_threads(2)
+    started = time.time()
+    encoders = available_pretrained_encoders(str(Path(pretrained).resolve()))
+    top_layer = {**pooled_candidate(encoders, labels)[0], "size": "tiny"}  # the encoder's own output
+    with tempfile.TemporaryDirectory(prefix="suite-probe-") as folder:
+        train_part, test_part = FeatureStore(train, test, CharVocabulary.from_texts(train.texts), cache_dir=folder)(top_layer)
+
+    def pooled(features):
+        return np.stack([torch.cat([f.mean(0), f.amax(0)]).numpy() for f in features])
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(pooled(train_part.features),
+                                                                                    train_part.texts)
+    predicted = model.predict(pooled(test_part.features))
+    result = {"wer": jiwer.wer(list(test_part.texts), list(predicted)), "seconds": time.time() - started,
+              "num_train": len(train), "num_test": len(test), "load_average": os.getloadavg()}
+    RESULTS.mkdir(exist_ok=True)
+    kept.write_text(json.dumps({"corpus": corpus, "rotation": rotation, "result": result}, indent=1) + "\n")
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
@@ -236,11 +279,11 @@ def _spread(values: list[float]) -> str:
             f"({min(values):.1%}–{max(values):.1%}, {len(values)} runs)")
 
 
-def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) -> str:
+def suite_table(results: list[dict], baselines: dict[str, list[dict | None]], probes: dict | None = None) -> str:
     lines = ["| corpus | train / test utterances (speakers) | preset | test WER, unseen speakers: mean ± sd "
              "(min–max) | fit wall time: mean (max) | feature extraction in the fit | trials (finished) | best models "
-             "| clip classifier WER |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| clip classifier WER | frozen-encoder probe WER |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for corpus in dict.fromkeys(r["corpus"] for r in results):
         for presets in dict.fromkeys(r["presets"] for r in results if r["corpus"] == corpus):
             runs = [r for r in results if r["corpus"] == corpus and r["presets"] == presets]
@@ -253,10 +296,12 @@ def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) ->
             models = ", ".join(f"{name} ×{count}" for name, count in Counter(r["best_model"] for r in runs).items())
             bars = [b["wer"] for b in baselines.get(corpus, []) if b is not None]
             bar = _spread(bars) if bars else "n/a (open transcripts)"
+            probed = [b["wer"] for b in (probes or {}).get(corpus, []) if b is not None]
+            probe = _spread(probed) if probed else ("n/a (open transcripts)" if corpus in (probes or {}) else "not run")
             features = [r["feature_seconds"] for r in runs if r.get("feature_seconds") is not None]
             feature_text = f"{statistics.mean(features):.0f} s" if features else "not recorded"
             lines.append(f"| {corpus} | {sizes} | {presets} | {_spread([r['test_wer'] for r in runs])} | "
-                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {feature_text} | {trials} | {models} | {bar} |")
+                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {feature_text} | {trials} | {models} | {bar} | {probe} |")
     return "\n".join(lines)
 
 
@@ -273,10 +318,12 @@ CORPUS_NOTES = (
     "cero-nueve by 8 eSpeak NG voices x 3 repeats, 2 voices held out (`prepare_spoken_corpus`); domain `general`.",
     "- clip classifier: standardised MFCC (20 + deltas) mean/std and four time-segment means, multinomial logistic "
     "regression (scikit-learn), trained on the same training clips; its error rate counts as WER (one label per clip).",
+    "- frozen-encoder probe (with `--pretrained`; issue 17's bar for the encoder rows): the encoder's top-layer "
+    "vectors of each clip, mean+max pooled, and a logistic regression on them, trained on the same training clips.",
 )
 
 
-def suite_section(results: list[dict], baselines: dict, command: str) -> str:
+def suite_section(results: list[dict], baselines: dict, command: str, probes: dict | None = None) -> str:
     loads = [r.get("load_average_before", r.get("load_average"))[0] for r in results]
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     not_run = [corpus for corpus in CORPORA if corpus not in {r["corpus"] for r in results}]
@@ -287,7 +334,7 @@ def suite_section(results: list[dict], baselines: dict, command: str) -> str:
         f"{min(loads):.1f}–{max(loads):.1f}: other jobs shared the CPUs, so wall times and what fits in the "
         "budget are noisy). WER is on test speakers no fit heard; spread is over seeds and rotations; each fit "
         "ran in its own process (`benchmarks/suite.py --one ...`), kept in `benchmarks/results/suite_*.json`.", "",
-        suite_table(results, baselines), "", *CORPUS_NOTES,
+        suite_table(results, baselines, probes), "", *CORPUS_NOTES,
         *([f"- not run in this table: {', '.join(not_run)}."] if not_run else []), ""])
 
 
@@ -328,12 +375,15 @@ def main() -> None:
 
     shared, cache = Path(arguments.shared), Path(arguments.cache)
     REUSE["enabled"] = arguments.reuse
-    results, baselines = [], {}
+    results, baselines, probes = [], {}, {}
     for corpus in arguments.corpora.split(","):
         rotations = arguments.fsdd_rotations if corpus == "fsdd" else arguments.rotations
         for rotation in (int(r) for r in rotations.split(",")):
             if not arguments.no_baseline:
                 baselines.setdefault(corpus, []).append(clip_classifier(corpus, rotation, shared, cache))
+                if arguments.pretrained:
+                    probes.setdefault(corpus, []).append(encoder_probe(corpus, rotation, shared, cache,
+                                                                       arguments.pretrained))
             for presets in arguments.presets.split(","):
                 for seed in (int(s) for s in arguments.seeds.split(",")):
                     results.append(run_fit(corpus, rotation, presets, seed, arguments))
@@ -342,7 +392,7 @@ def main() -> None:
     output = Path(arguments.output)
     document = output.read_text() if output.is_file() else "# Benchmarks\n"
     command = "python benchmarks/suite.py " + " ".join(a for a in sys.argv[1:] if a != "--reuse")
-    output.write_text(replace_section(document, "suite", suite_section(results, baselines, command)))
+    output.write_text(replace_section(document, "suite", suite_section(results, baselines, command, probes)))
     print(f"wrote {output}")
 
 
