@@ -121,7 +121,8 @@ def fit_one(arguments) -> dict:
         if arguments.cold_features:
             _use_feature_cache(Path(empty))
         started = time.time()
-        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed)
+        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed,
+                      augment_speakers="auto" if not arguments.no_speaker_augment else False)
         fit_seconds = time.time() - started
     result = predictor.evaluate(test)
     leaderboard = predictor.leaderboard()
@@ -137,6 +138,7 @@ def fit_one(arguments) -> dict:
             "best_model": f"{best['model']} {best['size']}", "best_val_wer": float(best["val_wer"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "feature_seconds": predictor.fit_summary.get("feature_seconds"),
+            "speaker_copies_added": predictor.fit_summary.get("speaker_augmentation", {}).get("clips_added", 0),
             "first_trial_start_seconds": float(leaderboard["start_time"].min() - started),
             "load_average": os.getloadavg()}
 
@@ -144,12 +146,14 @@ def fit_one(arguments) -> dict:
 def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> dict:
     name = f"suite_{corpus}{rotation}_{presets}_{arguments.time_limit:g}s_seed{seed}"
     name += "_coldfeatures" if arguments.cold_features else ""
+    name += "_nospeakeraugment" if arguments.no_speaker_augment else ""
     path = RESULTS / f"{name}.json"
     if REUSE["enabled"] and path.is_file():
         return json.loads(path.read_text())
     command = [sys.executable, __file__, "--one", corpus, "--rotation", str(rotation), "--presets", presets,
                "--seed", str(seed), "--time-limit", str(arguments.time_limit), "--shared", arguments.shared,
                "--cache", arguments.cache, "--runs", arguments.runs] + (["--cold-features"] if arguments.cold_features else [])
+    command += ["--no-speaker-augment"] if arguments.no_speaker_augment else []
     load_before = os.getloadavg()
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -299,6 +303,8 @@ def parse_arguments():
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--cold-features", action="store_true",
                         help="each fit starts with an empty feature cache (pays feature extraction, as a first fit does)")
+    parser.add_argument("--no-speaker-augment", action="store_true",
+                        help="fit with augment_speakers=False (the A/B of the speed-perturbed speaker copies)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one fit and print its RESULT line
     parser.add_argument("--rotation", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
