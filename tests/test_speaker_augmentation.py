@@ -102,3 +102,9 @@ def test_fit_augments_training_speakers_only_and_the_switch_turns_it_off(splits,
         assert stopper.info["num_train"] == len(train)
         assert summary["clips_added"] == 0 and "switched off" in summary["reason"]
     assert ASRPredictor.load(tmp_path / "run").fit_summary["speaker_augmentation"] == summary
+
+
+def test_a_telephony_domain_still_gets_its_one_channel_copy_besides_the_speaker_copies(splits):
+    train, _ = splits  # recipe.is_identity is a property: calling it broke the telephony/far-field expansion
+    assert len(expand_training_set(train, get_domain("telephony"))) == 2 * len(train)
+    assert len(expand_training_set(train, get_domain("telephony"), speaker_copies_per_clip=2)) == 4 * len(train)
