@@ -35,8 +35,10 @@ SPLICED_SHARE = 0.25  # spliced strings per isolated take
 # tract, so a few speakers sound like more; a gain of +-6 dB stands in for another microphone's level.
 SPEAKER_FACTORS = (0.9, 1.1)
 SPEAKER_RECIPE = AugmentationRecipe("speakers", speed_factors=(1.0,), gain_db=(-6.0, 6.0))
-# every feature pass, encoder pass and epoch pays for the copies: they are made only where clips are few
-SPEAKER_COPY_MAX_CLIPS = 500
+# every feature pass, encoder pass and epoch pays for the copies: they are made only where clips are few. Measured
+# (docs/benchmarks.md, "Speaker augmentation"): 50 clips of 3 speakers read 21.3% instead of 24.0% of unseen speakers'
+# words; 416 clips of 9 voices (the demo corpus) read 3.37% with or without them, so they stop well below that.
+SPEAKER_COPY_MAX_CLIPS = 200
 SPEAKER_SWITCH = "AUTOASR_AUGMENT_SPEAKERS"  # "0"/"off" or "1"/"on" where the fit's argument is left at auto
 
 
