@@ -28,7 +28,7 @@ from autoasr.core.resources import training_threads
 from autoasr.core.text import CharVocabulary
 from autoasr.data.dataset import Dataset
 from autoasr.data.split import prepare_splits
-from autoasr.domains.expand import expand_training_set
+from autoasr.domains.expand import expand_training_set, plan_speaker_copies
 from autoasr.domains.presets import apply_search_overrides, get_domain
 from autoasr.inference.model import TrainedModel
 from autoasr.models.encoder_sources import available_pretrained_encoders
@@ -85,6 +85,7 @@ class ASRPredictor:
         self._folder = RunFolder(self.path)
         self._models: dict[str, TrainedModel] = {}
         self._zero_shot: dict[str, str] = {}  # the zero-shot rows of the last fit: "ok" or why not
+        self._speakers: dict = {}  # what the last fit's speaker augmentation added (fit_summary["speaker_augmentation"])
         self._refit: dict = {}  # what the last fit's refit on all data did (fit_summary["refit"])
         self._ensemble: str | None = None  # the ensemble row of the last fit: "ok" or why not
         self._stop_requested = threading.Event()
@@ -109,7 +110,8 @@ class ASRPredictor:
             callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
             backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
             searcher: str = "random", scheduler: str = "ASHA", max_latency_ms: float | None = None,
-            max_size_mb: float | None = None, pretrained=None, zero_shot="auto", refit="auto") -> "ASRPredictor":
+            max_size_mb: float | None = None, pretrained=None, zero_shot="auto", refit="auto",
+            augment_speakers="auto") -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
         ``train_data`` and ``tuning_data`` are :class:`Dataset` s, manifest/corpus paths or ``"demo"``.
@@ -142,6 +144,7 @@ class ASRPredictor:
         the winner's row stays. ``"auto"`` refits corpora of at most 1,000 utterances, where the tuning speakers
         are a large share of the voices (:data:`autoasr.search.budget.REFIT_MAX_UTTERANCES`), except with the
         baseline presets (``single``, ``random``); time for it is kept from the search. ``fit_summary["refit"]`` says what it did, or why it did not run.
+        ``augment_speakers`` (auto, True, False): speed-perturbed copies of small sets, see ``fit_summary["speaker_augmentation"]``.
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
@@ -156,7 +159,7 @@ class ASRPredictor:
                                        new_sentences=not domain.phrases_are_labels)
         # clip labels are read before a domain adds made-up utterances (spliced digit strings) to the training set
         preset = with_pooled_candidate(preset, encoders, train.texts, phrases_are_labels=domain.phrases_are_labels)
-        train = expand_training_set(train, self.domain_spec, seed)
+        train = self._expanded(train, seed, augment_speakers)
         self.vocabulary = CharVocabulary.from_texts(train.texts + tuning.texts)
         features = self._feature_store(train, tuning, callbacks)
         torch.set_num_threads(training_threads())  # a pretrained encoder's pass suffers from busy cores like training
@@ -172,7 +175,7 @@ class ASRPredictor:
                                .run(zero_shot_configs, reference_deadline))
 
         plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, len(train) + len(tuning), preset, backend))
+                               refit=plans_refit(refit, len(train) - self._speakers["clips_added"] + len(tuning), preset, backend))
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,
@@ -183,6 +186,11 @@ class ASRPredictor:
         self._refit = search.refit_note
         self._ensemble = search.ensemble_outcome
         return self._finish(started, time_limit, features, train, callbacks)
+
+    def _expanded(self, train: Dataset, seed: int, augment_speakers) -> Dataset:
+        """The domain's additions and, for a small corpus, speaker copies (kept in ``self._speakers`` for the summary)."""
+        self._speakers = plan_speaker_copies(len(train), augment_speakers)
+        return expand_training_set(train, self.domain_spec, seed, speaker_copies_per_clip=self._speakers["copies"])
 
     def _with_printed_progress(self, callbacks) -> list:
         callbacks = list(callbacks or [])
@@ -242,6 +250,7 @@ class ASRPredictor:
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
             **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
             **({"refit": dict(self._refit)} if self._refit else {}),
+            **({"speaker_augmentation": dict(self._speakers)} if self._speakers else {}),
             **({"ensemble": self._ensemble} if self._ensemble else {}),
         }
         self.save()

@@ -125,7 +125,7 @@ def fit_one(arguments) -> dict:
             _use_feature_cache(Path(empty))
         started = time.time()
         predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed,
-                      pretrained=pretrained)
+                      pretrained=pretrained, augment_speakers="auto" if not arguments.no_speaker_augment else False)
         fit_seconds = time.time() - started
     result = predictor.evaluate(test)
     leaderboard = predictor.leaderboard()
@@ -142,6 +142,7 @@ def fit_one(arguments) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "feature_seconds": predictor.fit_summary.get("feature_seconds"),
             "refit": bool((predictor.fit_summary.get("refit") or {}).get("done")),
+            "speaker_copies_added": predictor.fit_summary.get("speaker_augmentation", {}).get("clips_added", 0),
             "first_trial_start_seconds": float(leaderboard["start_time"].min() - started),
             "load_average": os.getloadavg()}
 
@@ -154,6 +155,7 @@ def preset_label(presets: str, pretrained: str | None) -> str:
 def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> dict:
     name = f"suite_{corpus}{rotation}_{preset_label(presets, arguments.pretrained)}_{arguments.time_limit:g}s_seed{seed}"
     name += "_coldfeatures" if arguments.cold_features else ""
+    name += "_nospeakeraugment" if arguments.no_speaker_augment else ""
     path = RESULTS / f"{name}.json"
     if REUSE["enabled"] and path.is_file():
         return json.loads(path.read_text())
@@ -161,6 +163,7 @@ def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> d
                "--seed", str(seed), "--time-limit", str(arguments.time_limit), "--shared", arguments.shared,
                "--cache", arguments.cache, "--runs", arguments.runs] + (["--cold-features"] if arguments.cold_features else [])
     command += ["--pretrained", arguments.pretrained] if arguments.pretrained else []
+    command += ["--no-speaker-augment"] if arguments.no_speaker_augment else []
     load_before = os.getloadavg()
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -360,6 +363,8 @@ def parse_arguments():
     parser.add_argument("--pretrained", default=None,
                         help="a pretrained encoder (Whisper folder or hub id) for every fit: the preset shows as "
                              "PRESET+NAME; without it every fit trains from scratch")
+    parser.add_argument("--no-speaker-augment", action="store_true",
+                        help="fit with augment_speakers=False (the A/B of the speed-perturbed speaker copies)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one fit and print its RESULT line
     parser.add_argument("--rotation", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)

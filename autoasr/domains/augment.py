@@ -287,6 +287,7 @@ class AugmentationRecipe:
     noise_folder: str | None = None
     telephone_probability: float = 0.0
     mu_law_probability: float = 0.5
+    gain_db: tuple[float, float] = (0.0, 0.0)  # a louder or quieter microphone; drawn only when the range is not 0
 
     def __post_init__(self):
         unknown = set(self.noise_kinds) - {*NOISE_KINDS, "folder"}
@@ -308,13 +309,15 @@ class AugmentationRecipe:
     @property
     def is_identity(self) -> bool:
         return (set(self.speed_factors) <= {1.0} and self.reverb_probability <= 0 and self.noise_probability <= 0
-                and self.telephone_probability <= 0)
+                and self.telephone_probability <= 0 and tuple(self.gain_db) == (0.0, 0.0))
 
     def apply(self, samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         """One augmented version of mono float ``samples`` (its length changes with the speed)."""
         waveform = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
         factor = float(self.speed_factors[int(rng.integers(len(self.speed_factors)))]) if self.speed_factors else 1.0
         waveform = speed_perturb(waveform, sample_rate, factor)
+        if tuple(self.gain_db) != (0.0, 0.0):  # no draw otherwise: the older recipes keep their outputs
+            waveform = waveform * 10 ** (rng.uniform(*self.gain_db) / 20)
         if rng.random() < self.reverb_probability:
             impulse = synthetic_impulse_response(sample_rate, rng.uniform(*self.rt60_seconds), rng)
             waveform = reverberate(waveform, torch.from_numpy(impulse))

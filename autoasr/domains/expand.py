@@ -1,4 +1,5 @@
-"""What a domain adds to the training set before the search: spliced word strings and augmented copies.
+"""What a domain adds to the training set before the search: spliced word strings, augmented copies, and
+speed-perturbed copies that stand in for more speakers when a corpus is small.
 
 Both are written once as audio files in the cache (keyed by the data's fingerprint and the recipe),
 so every trial, every later run and the feature cache treat them like any other recording.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,16 @@ from autoasr.domains.splice import write_spliced_dataset
 # domains whose real audio differs from clean training audio get one augmented copy of each clip
 AUGMENTED_COPIES = {"telephony": 1, "far_field": 1}
 SPLICED_SHARE = 0.25  # spliced strings per isolated take
+
+# Kaldi's speed perturbation: 0.9x and 1.1x move pitch and formants together, like a longer or shorter vocal
+# tract, so a few speakers sound like more; a gain of +-6 dB stands in for another microphone's level.
+SPEAKER_FACTORS = (0.9, 1.1)
+SPEAKER_RECIPE = AugmentationRecipe("speakers", speed_factors=(1.0,), gain_db=(-6.0, 6.0))
+# every feature pass, encoder pass and epoch pays for the copies: they are made only where clips are few. Measured
+# (docs/benchmarks.md, "Speaker augmentation"): 50 clips of 3 speakers read 21.3% instead of 24.0% of unseen speakers'
+# words; 416 clips of 9 voices (the demo corpus) read 3.37% with or without them, so they stop well below that.
+SPEAKER_COPY_MAX_CLIPS = 200
+SPEAKER_SWITCH = "AUTOASR_AUGMENT_SPEAKERS"  # "0"/"off" or "1"/"on" where the fit's argument is left at auto
 
 
 def cache_root() -> Path:
@@ -74,8 +86,38 @@ def augmented(train: Dataset, recipe: AugmentationRecipe, copies: int, seed: int
     return load_dataset(manifest)
 
 
-def expand_training_set(train: Dataset, domain: Domain, seed: int = 0) -> Dataset:
-    """``train`` plus the domain's spliced strings and augmented copies (the tuning set is left as it is)."""
+def plan_speaker_copies(num_clips: int, choice="auto") -> dict:
+    """How many speed-perturbed copies of each training clip to add, and why (``fit_summary["speaker_augmentation"]``).
+
+    >>> plan_speaker_copies(120)["copies"], plan_speaker_copies(5000)["copies"], plan_speaker_copies(120, False)["copies"]
+    (2, 0, 0)
+    """
+    configured = os.environ.get(SPEAKER_SWITCH, "").strip().lower()
+    if choice == "auto" and configured:
+        choice = configured not in ("0", "off", "false", "no")
+    if choice not in (True, False, "auto"):
+        raise ValueError(f"augment_speakers must be True, False or 'auto', not {choice!r}")
+    if choice is False:
+        return {"copies": 0, "clips_added": 0, "reason": "switched off (augment_speakers=False)"}
+    if choice == "auto" and num_clips > SPEAKER_COPY_MAX_CLIPS:
+        return {"copies": 0, "clips_added": 0, "reason": f"{num_clips} training clips (over {SPEAKER_COPY_MAX_CLIPS}):"
+                " voices enough, and copies would multiply every feature pass and epoch"}
+    copies = len(SPEAKER_FACTORS)
+    return {"copies": copies, "clips_added": copies * num_clips, "speed_factors": list(SPEAKER_FACTORS),
+            "gain_db": list(SPEAKER_RECIPE.gain_db),
+            "reason": f"{num_clips} training clips" + ("" if choice is True else f" (at most {SPEAKER_COPY_MAX_CLIPS})")
+            + ": speed-perturbed copies stand in for more voices"}
+
+
+def speaker_copies(train: Dataset, copies: int, seed: int = 0) -> list[Dataset]:
+    """One copy of every training clip per speed factor (the first ``copies`` of :data:`SPEAKER_FACTORS`), cached."""
+    return [augmented(train, replace(SPEAKER_RECIPE, speed_factors=(factor,)), 1, seed)
+            for factor in SPEAKER_FACTORS[:copies]]
+
+
+def expand_training_set(train: Dataset, domain: Domain, seed: int = 0, speaker_copies_per_clip: int = 0) -> Dataset:
+    """``train`` plus the domain's spliced strings and augmented copies, and ``speaker_copies_per_clip``
+    speed-perturbed copies of the real clips (see :func:`plan_speaker_copies`); the tuning set is left as it is."""
     extra = []
     if domain.splice_isolated_words:
         strings = spliced_strings(train, seed)
@@ -83,8 +125,10 @@ def expand_training_set(train: Dataset, domain: Domain, seed: int = 0) -> Datase
             extra.append(strings)
     recipe = recipe_for_domain(domain)
     copies = AUGMENTED_COPIES.get(recipe.name, 0)
-    if copies and not recipe.is_identity():
+    if copies and not recipe.is_identity:
         extra.append(augmented(train, recipe, copies, seed))
+    if speaker_copies_per_clip:  # last: where an encoder's deadline cuts the training set, these go first
+        extra += speaker_copies(train, speaker_copies_per_clip, seed)
     if not extra:
         return train
     return train.subset(list(train) + [u for dataset in extra for u in dataset], train.name)
