@@ -105,9 +105,12 @@ def test_closed_candidates_and_members_of_distinct_lineages():
     book.add({"trial_id": "006", "model": "whisper-zero-shot", "status": "ok", "val_wer": 0.0, "val_cer": 0.0,
               "start_time": 6.0, "recognizer": "whisper-zero-shot", "config": {"model": "whisper-zero-shot"}})
     assert [t["trial_id"] for t in ensemble_members(book)] == ["005", "002", "003"]  # 001 is 002's parent
-    assert [t["trial_id"] for t in ensemble_members(book, frame_aligned_only=True)] == ["002", "003", "004"]
-    # 007 (50% beside 20%) learned too little to vote
-    assert [t["trial_id"] for t in ensemble_members(book, frame_aligned_only=True, count=5)] == ["002", "003", "004"]
+    # the bar is the best model's (the pooled 005: 2 x 15% + 2 points = 32%) even where pooled heads cannot vote:
+    # 004 (35%) and 007 (50%) learned too little
+    assert [t["trial_id"] for t in ensemble_members(book, frame_aligned_only=True, count=5)] == ["002", "003"]
+    book.add({"trial_id": "008", "model": "whisper", "status": "ok", "val_wer": 0.01, "val_cer": 0.01,
+              "start_time": 8.0, "config": {"model": "whisper", "size": "pooled"}})
+    assert ensemble_members(book, frame_aligned_only=True) == []  # FSDD: CTC heads at 37% and 65% beside 1.3%
 
 
 def book_with(ensemble_wer: float, ensemble_cer: float):
