@@ -37,6 +37,7 @@ from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
 from autoasr.search.budget import BudgetPlan, plans_refit
+from autoasr.search.kfold import plans_kfold
 from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
@@ -172,7 +173,8 @@ class ASRPredictor:
                                .run(zero_shot_configs, reference_deadline))
 
         plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, len(train) + len(tuning), preset, backend))
+                               refit=plans_refit(refit, len(train) + len(tuning), preset, backend),
+                               kfold=plans_kfold(train, tuning, encoders))
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,

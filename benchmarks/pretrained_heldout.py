@@ -141,7 +141,7 @@ def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: st
             "zero_shot": predictor.fit_summary.get("zero_shot"),
             "zero_shot_val_wer": {r["model"]: float(r["val_wer"]) for _, r in board.iterrows() if r["config"].get("kind")},
             "rows_test_wer": rows_test_wer(predictor, board, test),
-            "kfold": predictor.fit_summary.get("kfold"), "load_at_start": load_at_start,
+            "kfold": (predictor.fit_summary.get("refit") or {}).get("kfold"), "load_at_start": load_at_start,
             "load_average": os.getloadavg()}
 
 

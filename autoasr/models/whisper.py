@@ -128,6 +128,19 @@ def encode_log_mel(encoder: nn.Module, mel: torch.Tensor, below_top: bool = Fals
     return hidden if below_top else encoder.layer_norm(hidden)
 
 
+def encoder_layer_states(encoder: nn.Module, mel: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's output for log-mel frames (batch, mels, frames <= 3000), the way Hugging Face's
+    ``output_hidden_states`` gives them: the embeddings (convolutions + positions), then each layer's output,
+    the last one through the final norm (so the last entry is :func:`encode_log_mel`'s output)."""
+    hidden = nn.functional.gelu(encoder.conv1(mel))
+    hidden = nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
+    states = [hidden + encoder.embed_positions.weight[: hidden.shape[1]]]
+    for layer in encoder.layers:
+        states.append(run_layer(layer, states[-1]))
+    states[-1] = encoder.layer_norm(states[-1])
+    return states
+
+
 def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     output = layer(hidden, mask)
     return output[0] if isinstance(output, tuple) else output  # older transformers return a tuple
