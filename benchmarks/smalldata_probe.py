@@ -58,6 +58,8 @@ def layer_vectors(dataset, source: str):
     from autoasr.data.audio import read_audio
     from autoasr.models.whisper import WhisperLogMel, encoder_layer_states, load_whisper_encoder
 
+    if not dataset:
+        return []
     encoder = load_whisper_encoder(source)
     log_mel = WhisperLogMel(encoder.config.num_mel_bins)
     vectors = []
@@ -69,11 +71,10 @@ def layer_vectors(dataset, source: str):
     return torch.stack(vectors).numpy()
 
 
-def mixed_error(train_x, train_y, test_x, test_y, epochs: int = 300, seed: int = 0) -> tuple[float, list[float]]:
-    """A softmax-weighted sum of the layers' standardised pooled vectors and a linear head, trained together
-    (Adam, weight decay, full batch): test error and the learned layer weights."""
-    import numpy
-
+def mixed_error(train_x, train_y, test_x, test_y, epochs: int = 400, seed: int = 0) -> tuple[float, list[float]]:
+    """A softmax-weighted sum of the layers' standardised pooled vectors and a linear head trained together (full
+    batch, the head's L2 penalty the logistic regression's), then the logistic regression on the learned mix:
+    test error and the learned layer weights."""
     torch.manual_seed(seed)
     mean, std = train_x.mean(0, keepdims=True), train_x.std(0, keepdims=True) + 1e-5
     classes = sorted(set(train_y))
@@ -81,16 +82,17 @@ def mixed_error(train_x, train_y, test_x, test_y, epochs: int = 300, seed: int =
     y = torch.tensor([classes.index(t) for t in train_y])
     weights = torch.zeros(x.shape[1], requires_grad=True)
     head = torch.nn.Linear(x.shape[2], len(classes))
-    optimiser = torch.optim.AdamW([weights, *head.parameters()], lr=1e-2, weight_decay=1e-2)
+    optimiser = torch.optim.Adam([{"params": [weights], "lr": 5e-2}, {"params": head.parameters(), "lr": 1e-2}])
     for _ in range(epochs):
         optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(head((weights.softmax(0)[:, None] * x).sum(1)), y)
+        logits = head((weights.softmax(0)[:, None] * x).sum(1))
+        loss = torch.nn.functional.cross_entropy(logits, y) + 0.5 * head.weight.pow(2).sum() / len(y)
         loss.backward()
         optimiser.step()
-    with torch.no_grad():
-        test = torch.tensor((test_x - mean) / std, dtype=torch.float32)
-        predicted = head((weights.softmax(0)[:, None] * test).sum(1)).argmax(-1).numpy()
-    return float((numpy.array(classes)[predicted] != numpy.array(test_y)).mean()), weights.softmax(0).tolist()
+    mix = weights.detach().softmax(0).numpy()
+    test = (test_x - mean) / std
+    error = logistic_error((x.numpy() * mix[:, None]).sum(1), train_y, (test * mix[:, None]).sum(1), test_y)
+    return error, mix.tolist()
 
 
 def layer_probe(train, fit_train, test, source: str, max_train: int, seed: int = 0) -> None:
@@ -119,6 +121,9 @@ def layer_probe(train, fit_train, test, source: str, max_train: int, seed: int =
         views["concat_all"] = (x.reshape(len(x), -1), test_x.reshape(len(test_x), -1))
         views["mean_all"] = (x.mean(1), test_x.mean(1))
         views["mean_top3"] = (x[:, -3:].mean(1), test_x[:, -3:].mean(1))
+        views["mean_top2"] = (x[:, -2:].mean(1), test_x[:, -2:].mean(1))
+        scale = x.std(0, keepdims=True) + 1e-5  # each layer standardised first (a residual stream grows with depth)
+        views["mean_all_standardised"] = ((x / scale).mean(1), (test_x / scale).mean(1))
         errors = {view: round(logistic_error(a, y, b, test_y), 4) for view, (a, b) in views.items()}
         mixed, weights = mixed_error(x, y, test_x, test_y, seed=seed)
         print(json.dumps({"probe": "layers", "trained_on": name, "clips": len(y), "test": len(test_y),
