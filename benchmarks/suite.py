@@ -115,18 +115,22 @@ def fit_one(arguments) -> dict:
     from autoasr import ASRPredictor
 
     train, test = corpus_splits(arguments.one, arguments.rotation, Path(arguments.shared), Path(arguments.cache))
-    output = Path(arguments.runs) / f"{arguments.one}{arguments.rotation}_{arguments.presets}_seed{arguments.seed}"
+    label = preset_label(arguments.presets, arguments.pretrained)
+    output = Path(arguments.runs) / f"{arguments.one}{arguments.rotation}_{label}_seed{arguments.seed}"
     predictor = ASRPredictor(path=output, domain=DOMAINS[arguments.one], verbosity=0)
+    # no --pretrained: from scratch even where a Whisper model sits in the Hugging Face cache
+    pretrained = arguments.pretrained or []
     with tempfile.TemporaryDirectory(prefix="suite-features-") as empty:
         if arguments.cold_features:
             _use_feature_cache(Path(empty))
         started = time.time()
-        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed)
+        predictor.fit(train, time_limit=arguments.time_limit, presets=arguments.presets, seed=arguments.seed,
+                      pretrained=pretrained)
         fit_seconds = time.time() - started
     result = predictor.evaluate(test)
     leaderboard = predictor.leaderboard()
     best = leaderboard.iloc[0]
-    return {"corpus": arguments.one, "rotation": arguments.rotation, "presets": arguments.presets,
+    return {"corpus": arguments.one, "rotation": arguments.rotation, "presets": label,
             "seed": arguments.seed, "time_limit": arguments.time_limit, "fit_seconds": fit_seconds,
             "test_wer": result["wer"], "test_cer": result["cer"], "num_train": len(train), "num_test": len(test),
             "train_speakers": train.num_speakers, "test_speakers": test.num_speakers,
@@ -137,12 +141,18 @@ def fit_one(arguments) -> dict:
             "best_model": f"{best['model']} {best['size']}", "best_val_wer": float(best["val_wer"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "feature_seconds": predictor.fit_summary.get("feature_seconds"),
+            "refit": bool((predictor.fit_summary.get("refit") or {}).get("done")),
             "first_trial_start_seconds": float(leaderboard["start_time"].min() - started),
             "load_average": os.getloadavg()}
 
 
+def preset_label(presets: str, pretrained: str | None) -> str:
+    """The table's name for a preset: ``default``, or ``default+whisper-tiny.en`` with a pretrained encoder."""
+    return f"{presets}+{Path(pretrained).name}" if pretrained else presets
+
+
 def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> dict:
-    name = f"suite_{corpus}{rotation}_{presets}_{arguments.time_limit:g}s_seed{seed}"
+    name = f"suite_{corpus}{rotation}_{preset_label(presets, arguments.pretrained)}_{arguments.time_limit:g}s_seed{seed}"
     name += "_coldfeatures" if arguments.cold_features else ""
     path = RESULTS / f"{name}.json"
     if REUSE["enabled"] and path.is_file():
@@ -150,6 +160,7 @@ def run_fit(corpus: str, rotation: int, presets: str, seed: int, arguments) -> d
     command = [sys.executable, __file__, "--one", corpus, "--rotation", str(rotation), "--presets", presets,
                "--seed", str(seed), "--time-limit", str(arguments.time_limit), "--shared", arguments.shared,
                "--cache", arguments.cache, "--runs", arguments.runs] + (["--cold-features"] if arguments.cold_features else [])
+    command += ["--pretrained", arguments.pretrained] if arguments.pretrained else []
     load_before = os.getloadavg()
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -214,6 +225,49 @@ def clip_classifier(corpus: str, rotation: int, shared: Path, cache: Path) -> di
     return result
 
 
+def encoder_probe(corpus: str, rotation: int, shared: Path, cache: Path, pretrained: str) -> dict | None:
+    """Issue 17's bar for the encoder rows: the frozen Whisper encoder's top-layer vectors of each clip, mean+max
+    pooled, and a logistic regression on them, trained on the same training clips (no search, no budget); its
+    error rate counts as WER. None when some test transcript is never a training transcript."""
+    import jiwer
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoasr.core.text import CharVocabulary
+    from autoasr.models.encoder_sources import available_pretrained_encoders
+    from autoasr.search.candidates import clip_labels, pooled_candidate
+    from autoasr.training.tensors import FeatureStore
+
+    kept = RESULTS / f"suite_{corpus}{rotation}_encoder_probe_{Path(pretrained).name}.json"
+    if REUSE["enabled"] and kept.is_file():
+        return json.loads(kept.read_text())["result"]
+    train, test = corpus_splits(corpus, rotation, shared, cache)
+    labels = clip_labels(train.texts)
+    if not labels or not set(test.texts) <= set(train.texts):
+        return None
+    torch.set_num_threads(2)
+    started = time.time()
+    encoders = available_pretrained_encoders(str(Path(pretrained).resolve()))
+    top_layer = {**pooled_candidate(encoders, labels)[0], "size": "tiny"}  # the encoder's own output
+    with tempfile.TemporaryDirectory(prefix="suite-probe-") as folder:
+        train_part, test_part = FeatureStore(train, test, CharVocabulary.from_texts(train.texts), cache_dir=folder)(top_layer)
+
+    def pooled(features):
+        return np.stack([torch.cat([f.mean(0), f.amax(0)]).numpy() for f in features])
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(pooled(train_part.features),
+                                                                                    train_part.texts)
+    predicted = model.predict(pooled(test_part.features))
+    result = {"wer": jiwer.wer(list(test_part.texts), list(predicted)), "seconds": time.time() - started,
+              "num_train": len(train), "num_test": len(test), "load_average": os.getloadavg()}
+    RESULTS.mkdir(exist_ok=True)
+    kept.write_text(json.dumps({"corpus": corpus, "rotation": rotation, "result": result}, indent=1) + "\n")
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
@@ -225,11 +279,11 @@ def _spread(values: list[float]) -> str:
             f"({min(values):.1%}–{max(values):.1%}, {len(values)} runs)")
 
 
-def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) -> str:
+def suite_table(results: list[dict], baselines: dict[str, list[dict | None]], probes: dict | None = None) -> str:
     lines = ["| corpus | train / test utterances (speakers) | preset | test WER, unseen speakers: mean ± sd "
              "(min–max) | fit wall time: mean (max) | feature extraction in the fit | trials (finished) | best models "
-             "| clip classifier WER |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| clip classifier WER | frozen-encoder probe WER |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for corpus in dict.fromkeys(r["corpus"] for r in results):
         for presets in dict.fromkeys(r["presets"] for r in results if r["corpus"] == corpus):
             runs = [r for r in results if r["corpus"] == corpus and r["presets"] == presets]
@@ -242,10 +296,12 @@ def suite_table(results: list[dict], baselines: dict[str, list[dict | None]]) ->
             models = ", ".join(f"{name} ×{count}" for name, count in Counter(r["best_model"] for r in runs).items())
             bars = [b["wer"] for b in baselines.get(corpus, []) if b is not None]
             bar = _spread(bars) if bars else "n/a (open transcripts)"
+            probed = [b["wer"] for b in (probes or {}).get(corpus, []) if b is not None]
+            probe = _spread(probed) if probed else ("n/a (open transcripts)" if corpus in (probes or {}) else "not run")
             features = [r["feature_seconds"] for r in runs if r.get("feature_seconds") is not None]
             feature_text = f"{statistics.mean(features):.0f} s" if features else "not recorded"
             lines.append(f"| {corpus} | {sizes} | {presets} | {_spread([r['test_wer'] for r in runs])} | "
-                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {feature_text} | {trials} | {models} | {bar} |")
+                         f"{statistics.mean(fits):.0f} s ({max(fits):.0f} s) | {feature_text} | {trials} | {models} | {bar} | {probe} |")
     return "\n".join(lines)
 
 
@@ -262,10 +318,12 @@ CORPUS_NOTES = (
     "cero-nueve by 8 eSpeak NG voices x 3 repeats, 2 voices held out (`prepare_spoken_corpus`); domain `general`.",
     "- clip classifier: standardised MFCC (20 + deltas) mean/std and four time-segment means, multinomial logistic "
     "regression (scikit-learn), trained on the same training clips; its error rate counts as WER (one label per clip).",
+    "- frozen-encoder probe (with `--pretrained`; issue 17's bar for the encoder rows): the encoder's top-layer "
+    "vectors of each clip, mean+max pooled, and a logistic regression on them, trained on the same training clips.",
 )
 
 
-def suite_section(results: list[dict], baselines: dict, command: str) -> str:
+def suite_section(results: list[dict], baselines: dict, command: str, probes: dict | None = None) -> str:
     loads = [r.get("load_average_before", r.get("load_average"))[0] for r in results]
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     not_run = [corpus for corpus in CORPORA if corpus not in {r["corpus"] for r in results}]
@@ -276,7 +334,7 @@ def suite_section(results: list[dict], baselines: dict, command: str) -> str:
         f"{min(loads):.1f}–{max(loads):.1f}: other jobs shared the CPUs, so wall times and what fits in the "
         "budget are noisy). WER is on test speakers no fit heard; spread is over seeds and rotations; each fit "
         "ran in its own process (`benchmarks/suite.py --one ...`), kept in `benchmarks/results/suite_*.json`.", "",
-        suite_table(results, baselines), "", *CORPUS_NOTES,
+        suite_table(results, baselines, probes), "", *CORPUS_NOTES,
         *([f"- not run in this table: {', '.join(not_run)}."] if not_run else []), ""])
 
 
@@ -299,6 +357,9 @@ def parse_arguments():
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--cold-features", action="store_true",
                         help="each fit starts with an empty feature cache (pays feature extraction, as a first fit does)")
+    parser.add_argument("--pretrained", default=None,
+                        help="a pretrained encoder (Whisper folder or hub id) for every fit: the preset shows as "
+                             "PRESET+NAME; without it every fit trains from scratch")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one fit and print its RESULT line
     parser.add_argument("--rotation", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -314,12 +375,15 @@ def main() -> None:
 
     shared, cache = Path(arguments.shared), Path(arguments.cache)
     REUSE["enabled"] = arguments.reuse
-    results, baselines = [], {}
+    results, baselines, probes = [], {}, {}
     for corpus in arguments.corpora.split(","):
         rotations = arguments.fsdd_rotations if corpus == "fsdd" else arguments.rotations
         for rotation in (int(r) for r in rotations.split(",")):
             if not arguments.no_baseline:
                 baselines.setdefault(corpus, []).append(clip_classifier(corpus, rotation, shared, cache))
+                if arguments.pretrained:
+                    probes.setdefault(corpus, []).append(encoder_probe(corpus, rotation, shared, cache,
+                                                                       arguments.pretrained))
             for presets in arguments.presets.split(","):
                 for seed in (int(s) for s in arguments.seeds.split(",")):
                     results.append(run_fit(corpus, rotation, presets, seed, arguments))
@@ -328,7 +392,7 @@ def main() -> None:
     output = Path(arguments.output)
     document = output.read_text() if output.is_file() else "# Benchmarks\n"
     command = "python benchmarks/suite.py " + " ".join(a for a in sys.argv[1:] if a != "--reuse")
-    output.write_text(replace_section(document, "suite", suite_section(results, baselines, command)))
+    output.write_text(replace_section(document, "suite", suite_section(results, baselines, command, probes)))
     print(f"wrote {output}")
 
 

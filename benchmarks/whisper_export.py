@@ -1,7 +1,7 @@
 """Exported Whisper encoder rows against PyTorch: file size, agreement and latency; prints Markdown lines.
 
     PYTHONPATH=$PWD flock /work/cpu.lock python benchmarks/whisper_export.py \\
-        --fsdd ../shared/data/fsdd --pretrained ../shared/models/whisper-tiny.en --clips 100
+        --fsdd ../shared/data/fsdd --pretrained ../shared/models/whisper-tiny.en --clips 100 --latency
 
 Each Whisper row type (CTC heads tiny/small/medium, pooled, pooled_tuned) is built on the real encoder and its
 head trained for a few seconds on cached encoder vectors of FSDD takes 5-9 (so its outputs are a trained
@@ -85,8 +85,9 @@ def measure(size: str, encoder: str, train, test, folder: Path) -> dict:
     reference = segment_log_probs(model, audio, batch_size=16)
     result = {"row": f"whisper {size}", "clips": len(audio),
               "pytorch_correct": sum(t == text for t, (_, text) in zip(expected, test))}
-    for export_format, suffix in (("onnx", "onnx"), ("torchscript", "pt")):
-        path = export_model(model, folder / f"{size}.{suffix}", format=export_format)
+    for export_format, suffix, quantize in (("onnx", "onnx", None), ("torchscript", "pt", None),
+                                            ("onnx_fp16", "fp16.onnx", "fp16"), ("onnx_int8", "int8.onnx", "int8")):
+        path = export_model(model, folder / f"{size}.{suffix}", format=export_format.split("_")[0], quantize=quantize)
         exported = load_exported(path)
         transcripts = exported.transcribe(audio, batch_size=16)
         log_probs = exported.log_probs(audio, batch_size=16)
@@ -103,9 +104,13 @@ def latency(encoder: str, clip: np.ndarray, folder: Path) -> dict:
                                 "num_features": 384, "labels": sorted(DIGIT_WORDS)},
                                CharVocabulary.from_texts(DIGIT_WORDS))
     onnx_model = OnnxModel(export_model(model, folder / "latency.onnx"), threads=1)
+    int8_model = OnnxModel(export_model(model, folder / "latency.int8.onnx", quantize="int8"), threads=1)
+    half_model = OnnxModel(export_model(model, folder / "latency.fp16.onnx", quantize="fp16"), threads=1)
     return {"clip_seconds": round(len(clip) / 16000, 2),
             "pytorch_ms": round(1000 * median_seconds(lambda: model.transcribe([clip])), 1),
-            "onnxruntime_ms": round(1000 * median_seconds(lambda: onnx_model.transcribe([clip])), 1)}
+            "onnxruntime_ms": round(1000 * median_seconds(lambda: onnx_model.transcribe([clip])), 1),
+            "onnxruntime_fp16_weights_ms": round(1000 * median_seconds(lambda: half_model.transcribe([clip])), 1),
+            "onnxruntime_int8_ms": round(1000 * median_seconds(lambda: int8_model.transcribe([clip])), 1)}
 
 
 def main() -> None:
@@ -136,7 +141,11 @@ def main() -> None:
         print(f"| {row['row']} | {row['onnx']['megabytes']} MB | {row['torchscript']['megabytes']} MB | "
               f"{row['onnx']['identical']}/{row['clips']} ({row['onnx']['max_log_prob_difference']:.1e}) | "
               f"{row['torchscript']['identical']}/{row['clips']} "
-              f"({row['torchscript']['max_log_prob_difference']:.1e}) | {row['pytorch_correct']}/{row['clips']} |")
+              f"({row['torchscript']['max_log_prob_difference']:.1e}) | {row['onnx_fp16']['megabytes']} MB | "
+              f"{row['onnx_fp16']['identical']}/{row['clips']} ({row['onnx_fp16']['max_log_prob_difference']:.1e}) | "
+              f"{row['onnx_int8']['megabytes']} MB | "
+              f"{row['onnx_int8']['identical']}/{row['clips']} ({row['onnx_int8']['max_log_prob_difference']:.1e}) | "
+              f"{row['pytorch_correct']}/{row['clips']} |")
 
 
 if __name__ == "__main__":

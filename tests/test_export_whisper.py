@@ -127,6 +127,35 @@ def test_the_real_tiny_en_pooled_row_exports_and_reads_fsdd_takes_alike(whisper_
     assert_export_matches(model, load_exported(path), clips, batch_size=4, atol=1e-3)
 
 
+def test_an_fp16_export_halves_the_weights_and_computes_alike(tiny_whisper_dir, tmp_path):
+    model = whisper_row(tiny_whisper_dir, "small")
+    full = export_model(model, tmp_path / "small.onnx")
+    half = export_model(model, tmp_path / "small.fp16.onnx", quantize="fp16")
+    assert half.stat().st_size < 0.75 * full.stat().st_size
+    graph = onnx.load(str(half))
+    assert {entry.key: entry.value for entry in graph.metadata_props}["autoasr.quantized"] == "fp16"
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.graph.initializer)
+    # weights rounded to 11 bits; this tiny head scales them up (output weights drawn with sd 2): within 0.05
+    assert_export_matches(model, load_exported(half), noise_clips(), atol=5e-2)
+
+
+def test_an_int8_export_is_smaller_keeps_its_metadata_and_its_frontend_in_float(tiny_whisper_dir, tmp_path):
+    model = whisper_row(tiny_whisper_dir, "pooled")
+    full = export_model(model, tmp_path / "pooled.onnx")
+    small = export_model(model, tmp_path / "pooled.int8.onnx", quantize="int8")
+    assert small.stat().st_size < full.stat().st_size
+    graph = onnx.load(str(small))
+    metadata = {entry.key: entry.value for entry in graph.metadata_props}
+    assert metadata["autoasr.quantized"] == "int8" and "autoasr.vocabulary" in metadata
+    integer = [node.name for node in graph.graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeLinear")]
+    assert any("/frontend/layers." in name for name in integer)  # the encoder's layers are quantized...
+    assert not any("log_mel" in name for name in integer)  # ...the spectrum and mel products are not
+    clips = noise_clips()
+    assert set(load_exported(small).transcribe(clips)) <= set(LABELS)
+    with pytest.raises(ValueError, match="is for ONNX files"):
+        export_model(model, tmp_path / "pooled.pt", format="torchscript", quantize="int8")
+
+
 def test_zero_shot_rows_still_refuse_export_in_one_plain_line(tmp_path):
     """A recognizer used as it is has no CTC outputs: ``export_model`` and the CLI say so (no traceback)."""
     spec = {"kind": "pocketsphinx", "config": {"words": ["one", "two"], "normalizer": "digits"}}

@@ -69,6 +69,18 @@ def test_on_a_tiny_tuning_set_the_simplest_of_the_tied_models_is_refit_and_leads
     assert book.best_trial_id == "004" and book.leaderboard().iloc[0]["trial_id"] == "004"
 
 
+def test_a_resumed_run_goes_on_from_the_refit_s_parent_not_from_the_refit_that_saw_the_tuning_clips():
+    from autoasr.search.run import best_trained_id
+
+    book = TrialBook()
+    book.add(_record("001", 0.1, 1.0, parameters=5381))
+    book.add(_record("002", 0.2, 2.0, parameters=5381))
+    book.add(_record("003", 0.1, 3.0, parameters=5381, refit_of="001"))
+    book.refresh_best()
+    assert book.best_trial_id == "003"  # the refit is the model in use...
+    assert best_trained_id(book) == "001"  # ...but a continuation, a decoder choice or a new refit starts from 001
+
+
 @pytest.fixture(scope="module")
 def refit_run(tiny_whisper_dir, tiny_corpus, tmp_path_factory):
     """A pooled-head search on the tiny corpus's one-word clips (a few dozen: a refit is planned)."""

@@ -249,6 +249,34 @@ def test_the_pooled_head_reads_back_its_likeliest_label_and_learns_by_cross_entr
     assert greedy_decode(*head(features, lengths), vocabulary) == [labels[i] for i in best]
 
 
+def test_a_frozen_top_layer_runs_once_a_trial_and_the_head_reads_its_outputs_alike(tiny_whisper_dir):
+    from autoasr.core.text import CharVocabulary
+    from autoasr.models.batching import pad_batch
+    from autoasr.models.whisper import build_whisper_head
+    from autoasr.training.loop import frozen_layers_once
+    from autoasr.training.tensors import SplitTensors
+
+    labels = ["off", "on", "one", "yes"]
+    vocabulary = CharVocabulary.from_texts(labels)
+    torch.manual_seed(0)
+    clips = [torch.randn(n, 32) for n in (20, 15, 10, 5)]
+    train, tuning = (SplitTensors.build(clips, labels, vocabulary, 50.0), SplitTensors.build(clips[:2], labels[:2],
+                                                                                             vocabulary, 50.0))
+    frozen = build_whisper_head(32, len(vocabulary), 0.0, "pooled", labels=labels, symbols=vocabulary.symbols,
+                                encoder=str(tiny_whisper_dir)).eval()
+    expected = frozen.logits(*pad_batch(clips))
+    once_train, once_tuning, put_back = frozen_layers_once(frozen, train, tuning)
+    assert frozen.top is None and [f.shape for f in once_train.features] == [f.shape for f in clips]
+    assert once_train.texts == train.texts and len(once_tuning.features) == 2
+    torch.testing.assert_close(frozen.logits(*pad_batch(once_train.features)), expected, atol=1e-4, rtol=1e-4)
+    put_back()
+    assert isinstance(frozen.top, list)  # the saved head and every later use run the layer themselves again
+    torch.testing.assert_close(frozen.logits(*pad_batch(clips)), expected)
+    tuned = build_whisper_head(32, len(vocabulary), 0.0, "pooled_tuned", labels=labels, symbols=vocabulary.symbols,
+                               encoder=str(tiny_whisper_dir))
+    assert frozen_layers_once(tuned, train, tuning)[0] is train  # a trained top layer must run every epoch
+
+
 def test_a_clip_label_search_trains_the_pooled_head_and_reloads_after_the_encoder_folder_moves(
         tiny_whisper_dir, words_corpus, tmp_path):
     import shutil

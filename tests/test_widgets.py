@@ -316,6 +316,34 @@ def test_the_wizard_writes_the_report_and_offers_report_model_zip_and_onnx_as_pa
     assert app.downloads.links.value == "" and not app.downloads.files
 
 
+def test_a_large_onnx_file_is_offered_with_half_precision_weights_and_a_link_is_measured_as_the_page_carries_it(
+        finished_app, monkeypatch, tmp_path):
+    import base64
+    import re
+
+    import onnx
+
+    from autoasr.export.runtime import load_exported
+    from widgets import downloads
+
+    monkeypatch.setattr(downloads, "LARGE_ONNX_BYTES", 0)  # every file is "large": the smaller file is offered
+    files = finished_app.downloads.prepare()
+    assert files["onnx"].name == "model.fp16.onnx" and (Path(files["onnx"]).parent / "model.onnx").is_file()
+    assert "ONNX file (half-precision weights)" in finished_app.downloads.links.value
+    assert "full-precision file is saved at" in finished_app.downloads.links.value
+    payload = dict(re.findall(r"download='([^']+)' href='data:[^;]+;base64,([^']+)'",
+                              finished_app.downloads.links.value))["model.fp16.onnx"]
+    (tmp_path / "model.fp16.onnx").write_bytes(base64.b64decode(payload))
+    metadata = {entry.key: entry.value for entry in onnx.load(str(tmp_path / "model.fp16.onnx")).metadata_props}
+    assert metadata["autoasr.quantized"] == "fp16"
+    clips = [str(u.audio) for u in list(finished_app.session.test)[:4]]
+    half, full = load_exported(tmp_path / "model.fp16.onnx"), load_exported(Path(files["onnx"]).parent / "model.onnx")
+    assert half.transcribe(clips) == full.transcribe(clips)
+    size = files["onnx"].stat().st_size
+    monkeypatch.setattr(downloads, "MAX_LINK_BYTES", size + 1)  # the file fits, its base64 (4/3 of it) does not
+    assert "too large to hand over" in downloads.download_link(files["onnx"], "ONNX file")
+
+
 def test_latency_limit_button_makes_the_best_model_within_it_the_one_every_step_uses(finished_app):
     app = finished_app
     predictor = app.session.predictor

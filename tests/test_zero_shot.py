@@ -160,6 +160,11 @@ def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digi
     english, skipped = reference_configs("pocketsphinx", [], corpus("zero one two three four five six seven eight nine"), general)
     assert "pocketsphinx" in english and not skipped
     assert english["pocketsphinx"]["words"] == sorted("zero one two three four five six seven eight nine".split())
+    assert english["pocketsphinx"]["max_words"] == 1  # one word a clip: a looping grammar reads noise as words
+    strings, _ = reference_configs("pocketsphinx", [], Dataset([Utterance(Path(f"{n}.wav"), text) for n, text in
+                                                                enumerate(["one two", "three", "two one four"] * 2)]),
+                                   general)
+    assert strings["pocketsphinx"]["max_words"] == 3
     prompts = Dataset([Utterance(Path(f"{n}.wav"), text) for n, text in
                        enumerate(["the kettle is on the stove", "turn left after the bridge"] * 2)])
     sentences, _ = reference_configs("pocketsphinx", [], prompts, general)
@@ -167,6 +172,26 @@ def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digi
     # half of these are in the US-English dictionary (as names or loanwords); PocketSphinx read them with 85% WER
     spanish, skipped = reference_configs("pocketsphinx", [], corpus("cero uno dos tres cuatro cinco seis siete ocho nueve"), general)
     assert not spanish and skipped["pocketsphinx"].startswith("not English-like: 5 of the 10")
+
+
+@pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed")
+def test_a_one_word_grammar_reads_real_command_clips_better_than_a_word_loop():
+    from conftest import SHARED_DIR
+
+    from autoasr.inference.recognizers import PocketSphinxRecognizer
+
+    folder = SHARED_DIR / "data" / "speech_commands"
+    if not folder.is_dir():
+        pytest.skip(f"Speech Commands not found at {folder}")
+    words = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    clips = [(path, word) for word in words for path in sorted((folder / word).glob("*.wav"))[:4]]
+    loop = PocketSphinxRecognizer(words=words).transcribe([path for path, _ in clips])
+    one = PocketSphinxRecognizer(words=words, max_words=1).transcribe([path for path, _ in clips])
+    assert all(len(text.split()) <= 1 for text in one)
+    truth = [word for _, word in clips]
+    # phone recordings: the loop hears breath and noise as extra words ("up up go" for "go")
+    assert error_rates(truth, one)["wer"] < error_rates(truth, loop)["wer"]
+    assert error_rates(truth, one)["insertions"] == 0 < error_rates(truth, loop)["insertions"]
 
 
 def test_a_zero_shot_row_keeps_its_whisper_folder_in_the_run_and_reloads_after_it_moves(tiny_recognizer_dir,

@@ -18,7 +18,6 @@ single CTC output, so it is not exported (:attr:`EnsembleModel.export_refusal`).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 
 from autoasr.core.storage import read_json
 from autoasr.data.audio import as_samples
+from autoasr.inference.speed import real_time_factor
 from autoasr.decoding.greedy import greedy_decode_array
 from autoasr.inference.model_files import ENSEMBLE_KIND, MODEL_SPEC_FILE
 from autoasr.models.batching import emissions
@@ -177,10 +177,7 @@ class EnsembleModel:
         return transcribe_routed(self, list(audio), short)
 
     def real_time_factor(self, audio: list) -> float:
-        samples = [as_samples(item, self.sample_rate) for item in audio]
-        started = time.perf_counter()
-        self.transcribe(samples)
-        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+        return real_time_factor(self.transcribe, audio, self.sample_rate)
 
     def weights_megabytes(self) -> float:
         """Every member's network, and each distinct pretrained encoder once (members share it when deployed)."""

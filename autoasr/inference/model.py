@@ -1,7 +1,6 @@
 """A trained model ready to use: frontend + network + vocabulary, rebuilt from files without pickle."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 from autoasr.core.storage import load_weights, read_json
 from autoasr.core.text import CharVocabulary
 from autoasr.data.audio import as_samples
+from autoasr.inference.speed import real_time_factor
 from autoasr.decoding.greedy import greedy_decode
 from autoasr.inference.encoder_copy import encoder_at_hand
 from autoasr.inference.model_files import CTC_KIND, ENSEMBLE_KIND, MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
@@ -108,8 +108,5 @@ class TrainedModel:
 
     def real_time_factor(self, audio: list) -> float:
         """Seconds of computing per second of audio (features and decoding included)."""
-        samples = [as_samples(item, self.sample_rate) for item in audio]
-        started = time.perf_counter()
-        self.transcribe(samples)
-        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+        return real_time_factor(self.transcribe, audio, self.sample_rate)
 

@@ -16,7 +16,6 @@ cannot be exported to ONNX/TorchScript: :attr:`Recognizer.export_refusal` says w
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 
 from autoasr.core.text import normalize_text
 from autoasr.data.audio import as_samples
+from autoasr.inference.speed import real_time_factor
 
 WHISPER_ZERO_SHOT = "whisper-zero-shot"
 POCKETSPHINX = "pocketsphinx"
@@ -82,10 +82,7 @@ class Recognizer:
         return transcribe_routed(self, list(audio), short)
 
     def real_time_factor(self, audio: list) -> float:
-        samples = [as_samples(item, self.sample_rate) for item in audio]
-        started = time.perf_counter()
-        self.transcribe(samples)
-        return (time.perf_counter() - started) / max(sum(len(s) for s in samples) / self.sample_rate, 1e-9)
+        return real_time_factor(self.transcribe, audio, self.sample_rate)
 
 
 class WhisperZeroShot(Recognizer):
@@ -156,7 +153,7 @@ class PocketSphinxRecognizer:
 
     sample_rate = RECOGNIZER_RATE
 
-    def __init__(self, words: list[str] | None = None):
+    def __init__(self, words: list[str] | None = None, max_words: int | None = None):
         if not pocketsphinx_available():
             raise RuntimeError("PocketSphinx needs: pip install pocketsphinx")
         from pocketsphinx import Decoder
@@ -165,9 +162,7 @@ class PocketSphinxRecognizer:
         self.words = sorted({w for w in (words or []) if w and self.knows(w)})
         self.unknown_words = sorted({w for w in (words or []) if w and not self.knows(w)})
         if self.words:
-            grammar = ("#JSGF V1.0;\ngrammar autoasr;\npublic <utterance> = ( "
-                       + " | ".join(self.words) + " )+ ;\n")
-            self.decoder.add_jsgf_string("autoasr", grammar)
+            self.decoder.add_jsgf_string("autoasr", word_grammar(self.words, max_words))
             self.decoder.activate_search("autoasr")
 
     def knows(self, word: str) -> bool:
@@ -190,6 +185,19 @@ class PocketSphinxRecognizer:
         return texts
 
 
+def word_grammar(words: list[str], max_words: int | None = None) -> str:
+    """A JSGF grammar of ``words``: any number of them, or between one and ``max_words`` when the training
+    transcripts are that short. On one-second command clips an open loop let noise and breath become extra
+    words (\"up up go\" for \"go\"); one word a clip read them as the speakers said them.
+
+    >>> print(word_grammar(["no", "yes"], max_words=2).splitlines()[-1])
+    public <utterance> = <word> [ <word> ] ;
+    """
+    loop = "<word>+" if not max_words else " ".join(["<word>"] + ["[ <word> ]"] * (max_words - 1))
+    return ("#JSGF V1.0;\ngrammar autoasr;\n<word> = " + " | ".join(words) + " ;\n"
+            f"public <utterance> = {loop} ;")
+
+
 def pocketsphinx_model_path() -> Path:
     from pocketsphinx import get_model_path
 
@@ -205,7 +213,7 @@ class PocketSphinxModel(Recognizer):
     def __init__(self, config: dict):
         words = config.get("words") or None
         super().__init__({"size": "en-us grammar" if words else "en-us LM", **config})
-        self.recognizer = PocketSphinxRecognizer(words=words)
+        self.recognizer = PocketSphinxRecognizer(words=words, max_words=config.get("max_words"))
 
     def transcribe_samples(self, samples: list[np.ndarray], batch_size: int) -> list[str]:
         return self.recognizer.transcribe(samples)

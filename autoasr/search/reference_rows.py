@@ -84,6 +84,9 @@ def _whisper_config(encoders: list, train: Dataset, domain: Domain) -> tuple[dic
             "max_new_tokens": whisper_token_budget(train.texts)}, None
 
 
+MAX_GRAMMAR_WORDS_A_CLIP = 8  # longer transcripts (digit strings, phrases) keep the open loop
+
+
 def _pocketsphinx_config(train: Dataset, domain: Domain) -> tuple[dict | None, str | None]:
     if not pocketsphinx_available():
         return None, "PocketSphinx is not installed (pip install pocketsphinx)"
@@ -96,7 +99,10 @@ def _pocketsphinx_config(train: Dataset, domain: Domain) -> tuple[dict | None, s
     # a small vocabulary of commands is a grammar; sentences (a loop over 150 words decoded 22 s a clip of
     # espeak_en_sentences) and large vocabularies get the bundled English LM
     closed = len(words) <= GRAMMAR_WORDS and reference_share(train.texts, False) == REFERENCE_SHARE
+    # as many words a clip as the longest training transcript: a grammar that loops reads noise as words
+    longest = max(len(text.split()) for text in train.texts)
     return {"normalizer": domain.normalizer, "words": known if closed else None,
+            "max_words": longest if closed and longest <= MAX_GRAMMAR_WORDS_A_CLIP else None,
             "vocabulary": "closed (grammar of the training words)" if closed else "open (bundled English LM)",
             "words_missing_from_dictionary": sorted(set(words) - set(known))[:50]}, None
 

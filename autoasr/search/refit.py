@@ -134,8 +134,6 @@ def refit_winner(search, deadline: float) -> dict:
     best_id = search.best_trained_id()
     if best_id is None or search.stop_requested.is_set():
         return refit_skipped("no trained model to refit")
-    if search.book[best_id].get("refit_of"):
-        return refit_skipped(f"trial {best_id} is already a refit")
     kfold = getattr(search, "kfold_note", None) or {}
     # the k-fold ranking of the tied rows (autoasr.search.kfold) is evidence where the tie rule is a guess
     best_id = kfold.get("winner") or refit_parent(search.book, best_id, len(search.tuning))

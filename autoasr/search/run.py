@@ -191,14 +191,7 @@ class SearchRun:
         self.folder.write_trial(trial)
 
     def best_trained_id(self) -> str | None:
-        """The best trial, or when a pretrained recognizer's row or the ensemble leads (no weights of their own to
-        go on from), the most accurate trained one: the one worth continuing and giving a decoder."""
-        best = self.book.best_trial_id
-        if best is None or not (self.book[best].get("recognizer") or is_combined(self.book[best])):
-            return best
-        trained = [t for t in self.book.records()
-                   if t["status"] == "ok" and not t.get("recognizer") and not is_combined(t)]
-        return min(trained, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"] if trained else None
+        return best_trained_id(self.book)
 
     def continue_best(self, deadline: float) -> None:
         """Resume the best trial from its checkpoint with a lower, annealed learning rate until ``deadline``."""
@@ -279,3 +272,15 @@ class SearchRun:
 
         if self.plan.refit_planned:
             self.refit_note = {**refit_winner(self, deadline), **({"kfold": self.kfold_note} if self.kfold_note else {})}
+
+
+def best_trained_id(book: TrialBook) -> str | None:
+    """The best trial, or when a pretrained recognizer's row, the ensemble or a refit leads, the most accurate
+    trained one: the one worth continuing and giving a decoder. A refit has no weights of its own worth going on
+    from in a resumed run: it trained on the tuning clips, so every score after that would be on clips it knows."""
+    best = book.best_trial_id
+    if best is None or not (book[best].get("recognizer") or is_combined(book[best]) or book[best].get("refit_of")):
+        return best
+    trained = [t for t in book.records() if t["status"] == "ok" and not t.get("recognizer")
+               and not is_combined(t) and not t.get("refit_of")]
+    return min(trained, key=lambda t: (t["val_wer"], t["val_cer"], t["start_time"]))["trial_id"] if trained else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -116,6 +116,23 @@ def _train_epoch(model, augment, optimizer, schedule: LearningRateSchedule, trai
     return _EpochRun(losses, step, audio_seconds, nan_batches)
 
 
+def frozen_layers_once(model, train: SplitTensors, tuning: SplitTensors):
+    """(train, tuning, put_back): when ``model`` runs a frozen pretrained layer on its features (a pooled Whisper
+    head's top layer), the features through that layer, computed once, and the model reading them directly
+    until ``put_back()``; otherwise the splits unchanged."""
+    outputs = getattr(model, "frozen_top_outputs", None)
+    train_frames = outputs(train.features) if outputs else None
+    if train_frames is None:
+        return train, tuning, lambda: None
+    tuning_frames, top = outputs(tuning.features), model.top
+    model.top = None
+
+    def put_back() -> None:
+        model.top = top
+
+    return replace(train, features=train_frames), replace(tuning, features=tuning_frames), put_back
+
+
 def train_trial(
     config: dict,
     train: SplitTensors,
@@ -132,18 +149,17 @@ def train_trial(
     """Train ``config`` until ``deadline`` (a ``time.time()`` value, or a function giving the current one,
     so that a caller can extend a trial once it knows how long epochs take), the stop rule or a stop request.
 
-    ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and
-    optionally max_epochs, anneal and refit. ``report`` receives one dict per evaluation. ``initial_state``
-    continues from saved weights (no warm-up then: the model is already trained). With ``anneal`` the
-    rate follows a cosine from ``learning_rate`` down to the deadline and no plateau ends the run; a ``refit``
-    (trained on the tuning data too) keeps its last epoch and runs to ``max_epochs`` (ProgressJudge.keep_last).
-    """
+    ``config`` keys: model, size, dropout, learning_rate, batch_size, augment, patience and optionally max_epochs,
+    anneal and refit. ``report`` receives one dict per evaluation. ``initial_state`` continues from saved weights
+    (no warm-up then). With ``anneal`` the rate follows a cosine down to the deadline and no plateau ends the run;
+    a ``refit`` (trained on the tuning data too) keeps its last epoch and runs to ``max_epochs``."""
     torch.manual_seed(seed)
     current_deadline = deadline if callable(deadline) else (lambda: deadline)
     num_features = train.features[0].shape[1]
     model = build_trial_network(config, num_features, vocabulary, max(len(f) for f in train.features),
                                 initial_state, device)
     augment = SpecAugment(config.get("augment", 1.0), num_features).to(device)
+    train, tuning, put_back = frozen_layers_once(model, train, tuning)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=1e-3)
     # a tiny corpus (tens of clips) still gets several updates an epoch
     batch_size = min(int(config.get("batch_size", 32)), max(4, len(train.features) // 8))
@@ -191,6 +207,7 @@ def train_trial(
             break
         stop_reason = "max_epochs"
 
+    put_back()
     return TrialOutcome(
         best_wer=judge.best_wer, best_cer=judge.best_cer, best_epoch=judge.best_epoch, epochs=len(history),
         history=history, state_dict=best_state, stop_reason=stop_reason, parameters=count_parameters(model),
