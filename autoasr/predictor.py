@@ -37,6 +37,7 @@ from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
 from autoasr.search.budget import BudgetPlan, plans_refit
+from autoasr.search.kfold import plans_kfold
 from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
@@ -174,8 +175,7 @@ class ASRPredictor:
         self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
                                .run(zero_shot_configs, reference_deadline))
 
-        plan = BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, len(train) - self._speakers["clips_added"] + len(tuning), preset, backend))
+        plan = self._plan(started, time_limit, preset, train, tuning, refit, backend, encoders)
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
                                   encoders=encoders, backend=backend, num_workers=num_workers,
@@ -186,6 +186,14 @@ class ASRPredictor:
         self._refit = search.refit_note
         self._ensemble = search.ensemble_outcome
         return self._finish(started, time_limit, features, train, callbacks)
+
+    def _plan(self, started, time_limit, preset, train: Dataset, tuning: Dataset, refit, backend, encoders) -> BudgetPlan:
+        """The search's budget from now on, with the refit's and the k-fold ranking's shares where they are planned
+        (the refit's size check counts real clips, not the speaker copies)."""
+        real_clips = len(train) - self._speakers["clips_added"] + len(tuning)
+        return BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
+                               refit=plans_refit(refit, real_clips, preset, backend),
+                               kfold=plans_kfold(train, tuning, encoders))
 
     def _expanded(self, train: Dataset, seed: int, augment_speakers) -> Dataset:
         """The domain's additions and, for a small corpus, speaker copies (kept in ``self._speakers`` for the summary)."""

@@ -116,13 +116,14 @@ def write_manifest(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: str | None, output: Path) -> dict:
+def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: str | None, output: Path,
+                  seed: int = 0) -> dict:
     from autoasr import ASRPredictor, load_dataset
 
     train, test = load_dataset(manifest, split=("train", "test"), domain=domain)
     predictor = ASRPredictor(path=output, domain=domain, verbosity=1)
-    started = time.time()
-    predictor.fit(train, time_limit=time_limit, pretrained=pretrained)
+    load_at_start, started = os.getloadavg(), time.time()
+    predictor.fit(train, time_limit=time_limit, pretrained=pretrained, seed=seed)
     fit_seconds = time.time() - started
     result = predictor.evaluate(test)
     board = predictor.leaderboard()
@@ -140,6 +141,7 @@ def fit_and_score(manifest: Path, domain: str, time_limit: float, pretrained: st
             "zero_shot": predictor.fit_summary.get("zero_shot"),
             "zero_shot_val_wer": {r["model"]: float(r["val_wer"]) for _, r in board.iterrows() if r["config"].get("kind")},
             "rows_test_wer": rows_test_wer(predictor, board, test),
+            "kfold": (predictor.fit_summary.get("refit") or {}).get("kfold"), "load_at_start": load_at_start,
             "load_average": os.getloadavg()}
 
 
@@ -197,6 +199,7 @@ def main() -> None:
     parser.add_argument("--pretrained", default="../shared/models/whisper-tiny.en")
     parser.add_argument("--output", default="autoasr_runs/pretrained_heldout")
     parser.add_argument("--only", choices=["speech_commands", "fsdd", "sc30", "espeak_es", "espeak_en_sentences"], default=None)
+    parser.add_argument("--seed", type=int, default=0, help="the fit's seed (repeat a corpus with several)")
     parser.add_argument("--encoder-only", action="store_true", help="skip the fits without the encoder")
     parser.add_argument("--zero-shot-only", action="store_true",
                         help="no fits: score Whisper used as it is (the whisper-zero-shot row) on the test speakers")
@@ -223,7 +226,8 @@ def main() -> None:
             continue
         for pretrained in ([str(Path(arguments.pretrained).resolve())] + ([] if arguments.encoder_only else [None])):
             result = {"corpus": name, **fit_and_score(manifest, domain, arguments.time_limit, pretrained,
-                                                      output / name / ("encoder" if pretrained else "scratch"))}
+                                                      output / name / ("encoder" if pretrained else "scratch"),
+                                                      arguments.seed), "seed": arguments.seed}
             print("RESULT " + json.dumps(result), flush=True)
             results.append(result)
     if not results:

@@ -1,4 +1,4 @@
-"""Export of Whisper encoder rows (CTC heads, pooled and pooled_tuned clip heads): the exported graph reads
+"""Export of Whisper encoder rows (CTC heads, pooled, pooled_tuned and pooled_mix clip heads): the exported graph reads
 waveforms, carries the frozen encoder's weights, and transcribes like the PyTorch model on clips of different
 lengths in shared batches; the real tiny.en encoder exports too; zero-shot rows still refuse, plainly."""
 from __future__ import annotations
@@ -54,7 +54,7 @@ def assert_export_matches(model: TrainedModel, exported, clips: list, batch_size
 
 
 @pytest.mark.parametrize("export_format", list(FORMATS))
-@pytest.mark.parametrize("size", ["tiny", "small", "medium", "pooled", "pooled_tuned"])
+@pytest.mark.parametrize("size", ["tiny", "small", "medium", "pooled", "pooled_tuned", "pooled_mix"])
 def test_every_whisper_row_exports_and_transcribes_like_pytorch(tiny_whisper_dir, size, export_format, tmp_path):
     model = whisper_row(tiny_whisper_dir, size)
     exported = load_exported(export_model(model, tmp_path / FORMATS[export_format], format=export_format))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from autoasr.models.whisper import MEL_HOP, WHISPER_HOP, WINDOW_MEL_FRAMES
+from autoasr.models.whisper import MEL_HOP, WHISPER_HOP, WINDOW_MEL_FRAMES, mix_pooled_layers
 
 # WhisperEncoderFrontend pads shorter clips with zeros to this many samples (the STFT and convolutions need them)
 MIN_SAMPLES = 2 * MEL_HOP + 400
@@ -104,13 +104,16 @@ class PlainWhisperLayer(nn.Module):
 class PortableWhisperEncoder(nn.Module):
     """:class:`autoasr.models.whisper.WhisperEncoderFrontend` for a zero-padded batch: (waveform, lengths) ->
     (encoder vectors (batch, frames, d_model) zero past each row's frames, frame_lengths), 50 frames a second.
-    ``below_top``: the top layer's input, as the frontend of a pooled head gives it."""
+    ``below_top``: the top layer's input, as the frontend of a pooled head gives it; ``pooled_layers``: every
+    layer's mean and max pooled over each row's own frames, (batch, 2 x layers, d_model), as a layer-mixing
+    pooled head reads them (:func:`autoasr.models.whisper.pooled_layer_rows`)."""
 
     def __init__(self, frontend):
         super().__init__()
         encoder = frontend.encoder_module
         self.kind = "whisper"
         self.below_top = bool(frontend.below_top)
+        self.pooled_layers = bool(getattr(frontend, "pooled_layers", False))
         self.log_mel = PortableWhisperLogMel(frontend.log_mel)
         self.n_fft = self.win_length = self.log_mel.n_fft
         self.hop_length = WHISPER_HOP  # samples per output frame: what the runtime counts frames by
@@ -129,11 +132,25 @@ class PortableWhisperEncoder(nn.Module):
         frame_lengths = torch.div(mel_lengths + 1, 2, rounding_mode="floor")  # the stride-2 convolution
         hidden = hidden + self.positions[: hidden.shape[1]]  # the embeddings cut to the clip, as encode_log_mel
         bias = padding_bias(frame_lengths, hidden.shape[1])
+        inside = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0) < frame_lengths.unsqueeze(1)
+        states = [hidden]
         for layer in self.layers:
             hidden = layer(hidden, bias)
+            states.append(hidden)
         hidden = self.final_norm(hidden)
-        inside = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0) < frame_lengths.unsqueeze(1)
+        if self.pooled_layers:
+            states[-1] = hidden
+            return self._pooled(states, inside.unsqueeze(2), frame_lengths)
         return hidden * inside.unsqueeze(2).to(hidden.dtype), frame_lengths
+
+    @staticmethod
+    def _pooled(states: list, inside: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each layer's mean and max over each row's own frames: the rows a layer-mixing pooled head reads."""
+        count = frame_lengths.clamp(min=1).unsqueeze(1).to(states[0].dtype)
+        means = [(state * inside.to(state.dtype)).sum(1) / count for state in states]
+        peaks = [torch.where(inside, state, torch.full_like(state, -1e30)).amax(1) for state in states]
+        rows = torch.stack(means + peaks, dim=1)
+        return rows, torch.zeros_like(frame_lengths) + rows.shape[1]
 
 
 class ExportableWhisperPooledHead(nn.Module):
@@ -142,22 +159,32 @@ class ExportableWhisperPooledHead(nn.Module):
 
     def __init__(self, head):
         super().__init__()
-        if head.top is None:
+        self.layer_weights = head.layer_weights  # a head mixing the layers' pooled rows (the encoder pooled them)
+        if head.top is None and self.layer_weights is None:
             raise ValueError("a pooled Whisper head without its top encoder layer cannot be exported")
-        top = head.top if isinstance(head.top, nn.ModuleDict) else head.top[0]  # frozen: now saved in the file
-        self.top_layer, self.top_norm = PlainWhisperLayer(top["layer"]), top["norm"]
+        if head.top is not None:
+            top = head.top if isinstance(head.top, nn.ModuleDict) else head.top[0]  # frozen: now saved in the file
+            self.top_layer, self.top_norm = PlainWhisperLayer(top["layer"]), top["norm"]
         self.norm, self.output = head.norm, head.output
         self.register_buffer("paths", head.paths.detach().clone())  # (labels, path frames, vocabulary)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        inside = (torch.arange(features.shape[1], device=features.device).unsqueeze(0) < lengths.unsqueeze(1))
-        inside = inside.unsqueeze(2)
-        features = self.top_norm(self.top_layer(features, padding_bias(lengths, features.shape[1])))
-        mean = (features * inside.to(features.dtype)).sum(1) / lengths.clamp(min=1).unsqueeze(1).to(features.dtype)
-        peak = torch.where(inside, features, torch.full_like(features, -1e30)).amax(1)
-        probabilities = self.output(self.norm(torch.cat([mean, peak], dim=-1))).softmax(-1)
+        if self.layer_weights is not None:
+            pooled = mix_pooled_layers(features, self.layer_weights)
+        else:
+            pooled = self._pool_top(features, lengths)
+        probabilities = self.output(self.norm(pooled)).softmax(-1)
         labels, width, size = self.paths.shape[0], self.paths.shape[1], self.paths.shape[2]
         best = torch.arange(labels, device=features.device).unsqueeze(0) == probabilities.argmax(-1, keepdim=True)
         weights = 0.5 * (probabilities + best.to(probabilities.dtype))
         frames = torch.matmul(weights, self.paths.reshape(labels, width * size)).reshape(-1, width, size)
         return frames.clamp(min=1e-8).log(), torch.zeros_like(lengths) + width
+
+    def _pool_top(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The top layer over each row's own frames, then its mean and max."""
+        inside = (torch.arange(features.shape[1], device=features.device).unsqueeze(0) < lengths.unsqueeze(1))
+        inside = inside.unsqueeze(2)
+        features = self.top_norm(self.top_layer(features, padding_bias(lengths, features.shape[1])))
+        mean = (features * inside.to(features.dtype)).sum(1) / lengths.clamp(min=1).unsqueeze(1).to(features.dtype)
+        peak = torch.where(inside, features, torch.full_like(features, -1e30)).amax(1)
+        return torch.cat([mean, peak], dim=-1)

@@ -59,6 +59,7 @@ def export_metadata(trained, domain: str | dict | None = None) -> dict[str, str]
         frontend.update(normalisation="Whisper log-mel: log10, floored 8 below the clip's peak, (x + 4) / 4",
                         mel_hop_length=160, min_samples=MIN_SAMPLES, max_seconds=MAX_SECONDS,
                         encoder=Path(str(trained.frontend.config.encoder)).name, below_top=portable.below_top,
+                        pooled_layers=portable.pooled_layers,
                         long_audio="clips over max_seconds need cutting first (autoasr's runtime cuts recordings "
                                    "over 20 s at pauses into pieces of at most 15 s)")
     metadata = {

@@ -26,6 +26,8 @@ class FrontendConfig:
     sample_rate: int = MODEL_SAMPLE_RATE
     encoder: str = ""  # "whisper": the pretrained model's hub id or folder
     below_top: bool = False  # "whisper": the input of the encoder's top layer (a pooled head runs that layer)
+    # "whisper": every layer's mean and max pooled vectors instead of frames (a pooled head mixing the layers)
+    pooled_layers: bool = False
 
     def __post_init__(self):
         if self.kind == "waveform":  # the frame width is fixed by the encoders' 10 ms frames
@@ -39,6 +41,8 @@ class FrontendConfig:
             fields.pop("encoder")
         if not self.below_top:
             fields.pop("below_top")
+        if not self.pooled_layers:
+            fields.pop("pooled_layers")
         return json.dumps(fields, sort_keys=True)
 
     @property
@@ -57,10 +61,11 @@ class FrontendConfig:
             config = {"frontend": config}
         kind = config.get("frontend", "logmel")
         if kind == "whisper":
-            from autoasr.models.whisper import POOLED_HEADS
+            from autoasr.models.whisper import POOLED_HEADS, reads_pooled_layers
 
+            pooled_layers = reads_pooled_layers(config)
             return cls(kind=kind, num_features=int(config["num_features"]), encoder=str(config.get("encoder", "")),
-                       below_top=config.get("size") in POOLED_HEADS)
+                       below_top=config.get("size") in POOLED_HEADS and not pooled_layers, pooled_layers=pooled_layers)
         return cls(kind=kind, num_features=int(config.get("num_features", 40)))
 
 
@@ -88,7 +93,7 @@ class Frontend(torch.nn.Module):
         if config.kind == "whisper":
             from autoasr.models.whisper import WhisperEncoderFrontend
 
-            self.transform = WhisperEncoderFrontend(config.encoder, config.below_top)
+            self.transform = WhisperEncoderFrontend(config.encoder, config.below_top, config.pooled_layers)
             self.hop_length = self.transform.hop_length
             return
         mel_options = {"n_fft": 512, "win_length": window, "hop_length": hop, "n_mels": max(config.num_features, 40)}

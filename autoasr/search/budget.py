@@ -26,6 +26,9 @@ REFIT_SHARE = 0.15
 # "auto" refits corpora of at most this many utterances (training + tuning): there a tuning speaker's clips are
 # a large share of what there is to learn from, and a model trains on all of them in seconds
 REFIT_MAX_UTTERANCES = 1000
+# the share kept before the refit for ranking the finalists by k-fold by speaker (autoasr.search.kfold), when
+# planned: 3-4 Whisper heads x 3 folds of 20 clips, each a few seconds on two busy cores
+KFOLD_SHARE = 0.15
 
 
 def plans_refit(refit, num_utterances: int, preset: Preset | None = None, backend: str = "local") -> bool:
@@ -57,8 +60,9 @@ class BudgetPlan:
     """The deadlines of one fit, as ``time.time()`` values, fixed once the data is prepared.
 
     ``exploration_deadline`` ends the search for new configurations; the winner is continued until
-    ``continuation_deadline``; the decoder choice ends by ``decoder_deadline``; a refit of the winner on all
-    data (when planned) by ``search_deadline``; the rest saves the run.
+    ``continuation_deadline``; the decoder choice ends by ``decoder_deadline``; the finalists' k-fold ranking
+    (when planned) by ``kfold_deadline``; a refit of the winner on all data (when planned) by
+    ``search_deadline``; the rest saves the run.
     """
 
     search_deadline: float
@@ -68,23 +72,32 @@ class BudgetPlan:
     exploration_seconds: float
     trial_seconds: float
     pruning_grace_seconds: float
+    kfold_deadline: float = 0.0  # 0: none planned (read through ``kfold_planned``)
 
     @classmethod
     def plan(cls, started: float, time_limit: float, preset: Preset, num_tuning: int, now: float,
-             refit: bool = False) -> "BudgetPlan":
+             refit: bool = False, kfold: bool = False) -> "BudgetPlan":
+        """``kfold`` counts only with ``refit``: the k-fold ranking chooses what the refit trains."""
         search_deadline = started + float(time_limit) - final_reserve(time_limit)
         search_seconds = max(search_deadline - now, 1.0)
         trial_seconds = max(preset.min_trial_seconds, preset.trial_share * search_seconds)
-        decoder_deadline = search_deadline - (REFIT_SHARE * search_seconds if refit else 0.0)
+        kfold_deadline = search_deadline - (REFIT_SHARE * search_seconds if refit else 0.0)
+        decoder_deadline = kfold_deadline - (KFOLD_SHARE * search_seconds if refit and kfold else 0.0)
         continuation_deadline = decoder_deadline - decoder_choice_seconds(num_tuning, search_seconds)
         exploration_deadline = continuation_deadline - preset.refine_share * search_seconds
         return cls(search_deadline, decoder_deadline, continuation_deadline, exploration_deadline,
-                   exploration_deadline - now, trial_seconds, PRUNING_GRACE_SHARE * trial_seconds)
+                   exploration_deadline - now, trial_seconds, PRUNING_GRACE_SHARE * trial_seconds,
+                   kfold_deadline if refit and kfold else 0.0)
 
     @property
     def refit_planned(self) -> bool:
         """Whether time was kept for a refit (between the decoder deadline and the search deadline)."""
         return self.decoder_deadline < self.search_deadline
+
+    @property
+    def kfold_planned(self) -> bool:
+        """Whether time was kept for ranking the finalists by k-fold (after the decoder deadline, before the refit)."""
+        return self.decoder_deadline < self.kfold_deadline
 
     def trial_deadline(self, now: float, epoch_seconds: list[float]) -> float:
         """A trial gets its share of the budget, but at least enough for a few epochs once their length is known:

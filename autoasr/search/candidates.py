@@ -39,6 +39,9 @@ MAX_CLIP_LABELS, MIN_CLIPS_PER_LABEL = 50, 2
 # the size names of the pooled clip heads (autoasr.models.whisper.POOLED_HEADS): the encoder's top layer frozen
 # or trained with the head (a smaller rate: it keeps most of what the layer learnt)
 POOLED_HEAD, TUNED_POOLED_HEAD = "pooled", "pooled_tuned"
+# the frozen pooled head on every encoder layer's pooled vectors, mixed by learned weights
+LAYER_MIX_HEAD = "pooled_mix"
+POOLED_SIZES = (POOLED_HEAD, TUNED_POOLED_HEAD, LAYER_MIX_HEAD)
 
 
 # in an open-vocabulary domain a label is a word or two: a repeated sentence is a read prompt, and a clip
@@ -66,17 +69,26 @@ def clip_labels(texts: list[str], phrases_are_labels: bool = True) -> list[str]:
     return sorted(counts)
 
 
-def pooled_candidate(encoders: list[PretrainedEncoder], labels: list[str]) -> list[dict]:
+# the layer-mixing pooled head reads its own pooled rows: one more pass of the encoder over the corpus, seconds on
+# a few hundred clips, a third of a 180 s fit on Speech Commands' 2,500 (57 s): only small corpora get it
+MAX_LAYER_MIX_CLIPS = 1000
+
+
+def pooled_candidate(encoders: list[PretrainedEncoder], labels: list[str], layer_mix: bool = False) -> list[dict]:
     """The pooled clip heads on the first Whisper encoder (:class:`autoasr.models.whisper.WhisperPooledHead`),
     where the training transcripts are clip labels: a linear layer over pooled vectors learns in seconds; with
     the encoder's top layer trained too it read the held-out Speech Commands speakers better (2.1% against 3.0%
-    wrong after 6 epochs, 16 s an epoch on 2 cores), so it runs second, once a quick result is in."""
+    wrong after 6 epochs, 16 s an epoch on 2 cores), so it runs second, once a quick result is in. With
+    ``layer_mix`` (a small corpus) the frozen head on a learned mix of every layer's pooled vectors comes third
+    (``pooled_mix``: the search's choice of layers, ranked with the others by k-fold on a tiny tuning set)."""
     whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
     if not whispers or not labels:
         return []
     settings = whisper_trial_settings(whispers[0])
-    return [{**settings, "size": POOLED_HEAD, "learning_rate": 3e-3, "dropout": 0.2, "batch_size": 32},
-            {**settings, "size": TUNED_POOLED_HEAD, "learning_rate": 3e-4, "dropout": 0.2, "batch_size": 32}]
+    return ([{**settings, "size": POOLED_HEAD, "learning_rate": 3e-3, "dropout": 0.2, "batch_size": 32},
+             {**settings, "size": TUNED_POOLED_HEAD, "learning_rate": 3e-4, "dropout": 0.2, "batch_size": 32}]
+            + ([{**settings, "size": LAYER_MIX_HEAD, "learning_rate": 3e-3, "dropout": 0.2, "batch_size": 32}]
+               if layer_mix else []))
 
 
 def with_pooled_candidate(preset, encoders: list[PretrainedEncoder], texts: list[str], phrases_are_labels: bool = True):
@@ -87,7 +99,7 @@ def with_pooled_candidate(preset, encoders: list[PretrainedEncoder], texts: list
     from dataclasses import replace
 
     labels = clip_labels(texts, phrases_are_labels)
-    candidates = pooled_candidate(encoders, labels)
+    candidates = pooled_candidate(encoders, labels, layer_mix=len(texts) <= MAX_LAYER_MIX_CLIPS)
     if not candidates or not preset.portfolio:
         return preset
     return replace(preset, portfolio=tuple(candidates) + tuple(preset.portfolio),
@@ -154,7 +166,7 @@ def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder], labels
     """
     if config.get("model") == "whisper":
         whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
-        if config.get("size") in (POOLED_HEAD, TUNED_POOLED_HEAD) and not config.get("labels"):
+        if config.get("size") in POOLED_SIZES and not config.get("labels"):
             if not labels:
                 raise ValueError("a pooled Whisper head was proposed but the transcripts are not clip labels")
             config = {**config, "labels": list(labels)}

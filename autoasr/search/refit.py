@@ -134,7 +134,9 @@ def refit_winner(search, deadline: float) -> dict:
     best_id = search.best_trained_id()
     if best_id is None or search.stop_requested.is_set():
         return refit_skipped("no trained model to refit")
-    best_id = refit_parent(search.book, best_id, len(search.tuning))
+    kfold = getattr(search, "kfold_note", None) or {}
+    # the k-fold ranking of the tied rows (autoasr.search.kfold) is evidence where the tie rule is a guess
+    best_id = kfold.get("winner") or refit_parent(search.book, best_id, len(search.tuning))
     chain = lineage(search.book, best_id)
     epochs = epochs_needed(chain)
     needed = estimated_seconds(chain, epochs, len(search.train), len(search.train) + len(search.tuning))
@@ -149,6 +151,10 @@ def refit_winner(search, deadline: float) -> dict:
                        deadline, should_stop=search.stop_requested.is_set, seed=search.settings.seed,
                        device="cuda" if torch.cuda.is_available() else "cpu")
     close_refit(record, chain[-1], epochs, trial_dir, search.folder.trial_dir(best_id))
+    if record["status"] == "ok" and kfold.get("winner"):
+        record.update(kfold_wer=kfold["finalists"][best_id]["mean_wer"], kfold_wers=kfold["finalists"][best_id]["wers"],
+                      note=f"{record['note']}; chosen among {len(kfold['finalists'])} rows tied at the best tuning "
+                           f"WER by {kfold['summary']}")
     if record["status"] == "ok":
         search.record_costs(record)  # writes the record
     else:

@@ -82,6 +82,7 @@ class SearchRun:
         self.latency_clip = typical_clip(tuning)
         self.refit_note: dict = {}  # fit_summary["refit"]: what the refit on all data did, or why it did not run
         self.ensemble_outcome: str | None = None  # what the ensemble row did, or why it was skipped
+        self.kfold_note: dict = {}  # the finalists' k-fold ranking (autoasr.search.kfold): its winner is refit
 
     def run(self) -> None:
         """The whole search; Ctrl-C ends it early and keeps what finished."""
@@ -97,6 +98,7 @@ class SearchRun:
             self.continue_best(self.plan.continuation_deadline - reserve)
             self.choose_decoder(self.plan.decoder_deadline - reserve)
             self.add_ensemble(self.plan.decoder_deadline)
+            self.rank_finalists_by_folds(self.plan.kfold_deadline)
             self.refit_winner(self.plan.search_deadline)
         except KeyboardInterrupt:
             pass
@@ -263,13 +265,21 @@ class SearchRun:
             trial.update(decoder="greedy", decoder_note=f"LM decoding took {costs['latency_ms']:.1f} ms, over "
                                                         f"the {max_latency:g} ms limit")
 
+    def rank_finalists_by_folds(self, deadline: float) -> None:
+        """When the plan kept time for it (a tiny tuning set), rank the rows tied at the best tuning WER by k-fold
+        by speaker; the refit then trains the first (:mod:`autoasr.search.kfold`)."""
+        from autoasr.search.kfold import rank_finalists
+
+        if self.plan.kfold_planned:
+            self.kfold_note = rank_finalists(self, deadline)
+
     def refit_winner(self, deadline: float) -> None:
         """When the plan kept time for it, train the winner's configuration on training + tuning data and make
         that model the best (:mod:`autoasr.search.refit`)."""
         from autoasr.search.refit import refit_winner
 
         if self.plan.refit_planned:
-            self.refit_note = refit_winner(self, deadline)
+            self.refit_note = {**refit_winner(self, deadline), **({"kfold": self.kfold_note} if self.kfold_note else {})}
 
 
 def best_trained_id(book: TrialBook) -> str | None:
