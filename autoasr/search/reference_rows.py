@@ -84,7 +84,9 @@ def _whisper_config(encoders: list, train: Dataset, domain: Domain) -> tuple[dic
             "max_new_tokens": whisper_token_budget(train.texts)}, None
 
 
-MAX_GRAMMAR_WORDS_A_CLIP = 8  # longer transcripts (digit strings, phrases) keep the open loop
+# longer transcripts (digit strings, phrases) keep the open loop: a chain of optional words decodes slowly
+# (3 words: 0.12 s a clip, 6 words: 0.78 s, against 0.09 s for the loop and 0.02 s for one word)
+MAX_GRAMMAR_WORDS_A_CLIP = 2
 
 
 def _pocketsphinx_config(train: Dataset, domain: Domain) -> tuple[dict | None, str | None]:
