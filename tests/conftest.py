@@ -155,3 +155,20 @@ def robust_digit_model(fsdd_subset, tmp_path_factory):
     write_json(kept / "model.json", {"config": model.config, "vocabulary": list(vocabulary.symbols)})
     save_weights(kept / "model.safetensors", outcome.state_dict)
     return model
+
+
+def repeated_words_manifest(corpus: Path, folder: Path, train_only: bool = False) -> Path:
+    """A manifest of ``corpus``'s clips whose transcript is said more than once (clip labels a pooled head can
+    learn), audio paths made absolute; with ``train_only`` its training split alone."""
+    import collections
+    import csv
+
+    rows = list(csv.DictReader(open(corpus)))
+    counts = collections.Counter(row["text"] for row in rows)
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "audio": str(corpus.parent / row["audio"])} for row in rows
+                         if counts[row["text"]] > 1 and (not train_only or row["split"] == "train"))
+    return manifest

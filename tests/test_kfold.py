@@ -85,19 +85,11 @@ def test_the_summary_reads_folds_and_mean():
 @pytest.fixture(scope="module")
 def kfold_run(tiny_whisper_dir, tiny_corpus, tmp_path_factory):
     """A search on the tiny corpus's one-word clips: 3 training speakers, a tuning set of one speaker's clips."""
-    import collections
-    import csv
+    from conftest import repeated_words_manifest
 
     from autoasr import ASRPredictor, load_dataset
 
-    rows = list(csv.DictReader(open(tiny_corpus)))
-    counts = collections.Counter(row["text"] for row in rows)
-    manifest = tmp_path_factory.mktemp("kfold_words") / "manifest.csv"
-    with open(manifest, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({**row, "audio": str(tiny_corpus.parent / row["audio"])} for row in rows
-                         if counts[row["text"]] > 1 and row["split"] == "train")
+    manifest = repeated_words_manifest(tiny_corpus, tmp_path_factory.mktemp("kfold_words"), train_only=True)
     train = load_dataset(manifest, domain="commands")
     predictor = ASRPredictor(path=tmp_path_factory.mktemp("kfold") / "run", domain="commands", verbosity=0)
     started = time.time()

@@ -84,19 +84,11 @@ def test_a_resumed_run_goes_on_from_the_refit_s_parent_not_from_the_refit_that_s
 @pytest.fixture(scope="module")
 def refit_run(tiny_whisper_dir, tiny_corpus, tmp_path_factory):
     """A pooled-head search on the tiny corpus's one-word clips (a few dozen: a refit is planned)."""
-    import collections
-    import csv
+    from conftest import repeated_words_manifest
 
     from autoasr import ASRPredictor, load_dataset
 
-    rows = list(csv.DictReader(open(tiny_corpus)))
-    counts = collections.Counter(row["text"] for row in rows)
-    manifest = tmp_path_factory.mktemp("refit_words") / "manifest.csv"
-    with open(manifest, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({**row, "audio": str(tiny_corpus.parent / row["audio"])} for row in rows
-                         if counts[row["text"]] > 1)
+    manifest = repeated_words_manifest(tiny_corpus, tmp_path_factory.mktemp("refit_words"))
     train, test = load_dataset(manifest, split=("train", "test"), domain="commands")
     predictor = ASRPredictor(path=tmp_path_factory.mktemp("refit") / "run", domain="commands", verbosity=0)
     started = time.time()

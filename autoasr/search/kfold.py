@@ -20,8 +20,7 @@ import torch
 from autoasr.data.dataset import Dataset
 from autoasr.data.split import speaker_folds
 from autoasr.results.leaderboard import TrialBook
-from autoasr.search.ensemble_row import is_combined
-from autoasr.search.refit import epochs_needed, estimated_seconds, lineage, refit_config
+from autoasr.search.refit import epochs_needed, estimated_seconds, lineage, refit_config, tied_at_best
 from autoasr.training.loop import train_trial
 from autoasr.training.progress import MIN_UTTERANCES_FOR_PERFECT
 from autoasr.training.tensors import SplitTensors
@@ -45,14 +44,9 @@ def plans_kfold(train: Dataset, tuning: Dataset, encoders: list) -> bool:
 def finalists(book: TrialBook) -> list[str]:
     """The trained Whisper-head rows tied at the best trained tuning WER, one per configuration trained from
     scratch (a continuation stands for its lineage), most plausible first (CER, then fewest parameters)."""
-    trained = [t for t in book.records() if t["status"] == "ok" and not t.get("recognizer") and not t.get("refit_of")
-               and not is_combined(t)]
-    if not trained:
-        return []
-    best_wer = min(t["val_wer"] for t in trained)
     chosen: dict[str, dict] = {}
-    for trial in sorted(trained, key=lambda t: (t["val_cer"], t.get("parameters") or 0, t["start_time"])):
-        if trial["val_wer"] > best_wer + 1e-9 or trial["config"].get("model") != "whisper":
+    for trial in sorted(tied_at_best(book), key=lambda t: (t["val_cer"], t.get("parameters") or 0, t["start_time"])):
+        if trial["config"].get("model") != "whisper":
             continue
         root = lineage(book, trial["trial_id"])[0]["trial_id"]
         chosen.setdefault(root, trial)

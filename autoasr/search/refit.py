@@ -18,6 +18,7 @@ import torch
 from autoasr.core.storage import read_json, write_json
 from autoasr.inference.model_files import MODEL_SPEC_FILE, TUNING_TRANSCRIPTS_FILE
 from autoasr.results.leaderboard import TrialBook
+from autoasr.search.ensemble_row import is_combined
 from autoasr.training.progress import MIN_UTTERANCES_FOR_PERFECT
 from autoasr.training.tensors import SplitTensors
 from autoasr.training.trial import BOOKKEEPING_KEYS, TrialRecord, new_trial_record
@@ -36,14 +37,20 @@ def refit_parent(book: TrialBook, best_id: str, num_tuning: int) -> str:
     the fewest trained parameters, then the lowest CER. On 30 Speech Commands clips (10 tuning clips) eight rows
     tied at 10% WER; the CTC head the CER picked, refit, read unseen speakers with 25.9% WER, where the pooled
     clip head (5k parameters) refit on all 30 clips read them with 2.4% (benchmarks/smalldata_probe.py)."""
-    best = book[best_id]
     if num_tuning >= MIN_UTTERANCES_FOR_PERFECT:
         return best_id
-    tied = [t for t in book.records() if t["status"] == "ok" and not t.get("recognizer") and not t.get("refit_of")
-            and t["val_wer"] <= best["val_wer"] + 1e-9 and t.get("parameters")]
+    tied = [t for t in tied_at_best(book) if t.get("parameters")]
     if not tied:
         return best_id
     return min(tied, key=lambda t: (t["parameters"], t["val_cer"], t["start_time"]))["trial_id"]
+
+
+def tied_at_best(book: TrialBook) -> list[TrialRecord]:
+    """The trained models (no recognizer, ensemble or refit) tied at the best tuning WER among them."""
+    trained = [t for t in book.records() if t["status"] == "ok" and not t.get("recognizer") and not t.get("refit_of")
+               and not is_combined(t)]
+    best_wer = min((t["val_wer"] for t in trained), default=None)
+    return [t for t in trained if t["val_wer"] <= best_wer + 1e-9]
 
 
 def lineage(book: TrialBook, trial_id: str) -> list[TrialRecord]:
@@ -134,7 +141,7 @@ def refit_winner(search, deadline: float) -> dict:
     best_id = search.best_trained_id()
     if best_id is None or search.stop_requested.is_set():
         return refit_skipped("no trained model to refit")
-    kfold = getattr(search, "kfold_note", None) or {}
+    kfold = search.kfold_note
     # the k-fold ranking of the tied rows (autoasr.search.kfold) is evidence where the tie rule is a guess
     best_id = kfold.get("winner") or refit_parent(search.book, best_id, len(search.tuning))
     chain = lineage(search.book, best_id)
