@@ -13,7 +13,7 @@ from pathlib import Path
 import ipywidgets as ui
 
 from autoasr.export.bundle import write_run_report, zip_best_model
-from autoasr.export.writers import export_model
+from autoasr.export.writers import export_model, half_precision_copy
 from widgets.session import Session
 from widgets.style import escape, message, note
 
@@ -94,7 +94,7 @@ class DownloadsPanel:
         full = export_model(predictor, Path(predictor.path) / "model.onnx", format="onnx")
         if full.stat().st_size <= LARGE_ONNX_BYTES:
             return full
-        small = export_model(predictor, Path(predictor.path) / "model.fp16.onnx", format="onnx", quantize="fp16")
+        small = half_precision_copy(full, full.with_name("model.fp16.onnx"))  # the graph traced once
         lines.append(note(f"The ONNX file carries its pretrained encoder, so it is offered with half-precision weights "
                           f"({small.stat().st_size / 1e6:.0f} MB instead of {full.stat().st_size / 1e6:.0f} MB); the "
                           f"full-precision file is saved at <code>{escape(full)}</code>."))

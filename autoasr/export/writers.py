@@ -123,7 +123,7 @@ def export_model(model_or_predictor, path: str | Path, format: str = "onnx", qua
         if quantize == "int8":
             _quantize_int8(path)
         elif quantize == "fp16":
-            _store_half(path)
+            half_precision_copy(path, path)
     else:
         _export_torchscript(module, example, path, metadata)
     return path
@@ -154,14 +154,16 @@ def _export_onnx(module: nn.Module, example, path: Path, metadata: dict[str, str
     temporary.replace(path)
 
 
-def _store_half(path: Path, min_elements: int = 1024) -> None:
-    """Every float weight of at least ``min_elements`` stored as float16 and cast back to float32 by a Cast node
-    at the top of the graph, in place: the file halves, every operation still runs in float32."""
+def half_precision_copy(source: str | Path, target: str | Path, min_elements: int = 1024) -> Path:
+    """An exported ONNX file rewritten with every float weight of at least ``min_elements`` stored as float16 and
+    cast back to float32 by a Cast node at the top of the graph (``target`` may be ``source``): the file halves,
+    every operation still runs in float32, and nothing is traced again."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
 
-    graph = onnx.load(str(path))
+    target = Path(target)
+    graph = onnx.load(str(source))
     casts, kept = [], []
     for tensor in graph.graph.initializer:
         if tensor.data_type != onnx.TensorProto.FLOAT or int(np.prod(tensor.dims)) < min_elements:
@@ -176,10 +178,18 @@ def _store_half(path: Path, min_elements: int = 1024) -> None:
     nodes = casts + list(graph.graph.node)
     del graph.graph.node[:]
     graph.graph.node.extend(nodes)
+    for entry in graph.metadata_props:
+        if entry.key == "autoasr.quantized":
+            break
+    else:
+        entry = graph.metadata_props.add()
+        entry.key = "autoasr.quantized"
+    entry.value = "fp16"
     onnx.checker.check_model(graph)
-    temporary = path.with_name(f".{path.name}.fp16.tmp")
+    temporary = target.with_name(f".{target.name}.fp16.tmp")
     onnx.save(graph, str(temporary))
-    temporary.replace(path)
+    temporary.replace(target)
+    return target
 
 
 def _quantize_int8(path: Path) -> None:
