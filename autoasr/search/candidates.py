@@ -106,6 +106,17 @@ def with_pooled_candidate(preset, encoders: list[PretrainedEncoder], texts: list
                    extra={**preset.extra, "clip_labels": labels})
 
 
+def trains_encoder_weights(config: dict) -> bool:
+    """Whether a trial trains pretrained encoder weights (a wav2vec2 encoder, or Whisper's top layer with the
+    ``pooled_tuned`` head), not only a head on cached vectors: its epochs cost a multiple of a head's.
+
+    >>> trains_encoder_weights({"model": "whisper", "size": "pooled_tuned"}), trains_encoder_weights({"model": "whisper", "size": "pooled"})
+    (True, False)
+    """
+    return config.get("model") == "wav2vec2" or (config.get("model") == "whisper"
+                                                  and config.get("size") == TUNED_POOLED_HEAD)
+
+
 FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would wipe out what an encoder learnt
 SIZE_ORDER = ("tiny", "small", "medium")
 
