@@ -480,11 +480,17 @@ def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
         {"trial_id": "002", "model": "convnet", "size": "tiny", "val_wer": 0.2, "val_cer": 0.1, "status": "ok",
          "pretrained": False, "epochs": 7, "parameters": 500, "train_seconds": 12.0, "stop_reason": "deadline",
          "config": {}, "start_time": 2},
+        {"trial_id": "003", "model": "whisper", "size": "pooled_tuned", "val_wer": 0.3, "val_cer": 0.2, "status": "ok",
+         "pretrained": True, "epochs": 4, "parameters": 2000, "train_seconds": 30.0, "stop_reason": "deadline",
+         "config": {}, "start_time": 3},
     ])
     html = leaderboard_html(board)
-    first, second = html.split("<tr", 3)[2:4]
+    first, second, third = html.split("<tr", 4)[2:5]
     assert "pretrained</span>" in first and "680,000 hours" in first
     assert "pretrained" not in second
+    # each tooltip says what was trained on the learner's data, in words
+    assert "spells letters" in first and "top layer was retrained" not in first
+    assert "top layer was retrained" in third and "spells letters" not in third
 
 
 def test_a_zero_shot_row_says_it_had_no_training_and_word_errors_read_as_a_table():
