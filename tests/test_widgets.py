@@ -559,3 +559,17 @@ def test_a_phone_voice_memo_uploaded_to_the_transcribe_panel_is_transcribed(fini
     assert panel.player.children[0].format == "mp4"
     outputs = panel.transcribe()
     assert outputs and not any(text.startswith("(failed") for _, text in outputs), outputs
+
+
+def test_the_finished_run_says_in_words_what_small_data_made_the_search_do():
+    from widgets.run_panel import small_data_steps
+
+    assert small_data_steps({}) == []
+    assert small_data_steps({"speaker_augmentation": {"copies": 0, "clips_added": 0, "reason": "5000 clips"},
+                             "refit": {"done": False, "reason": "a large corpus"}}) == []
+    lines = small_data_steps({"speaker_augmentation": {"copies": 2, "clips_added": 150},
+                              "refit": {"done": True, "trial_id": "012", "refit_of": "004", "epochs": 9,
+                                        "kfold": {"done": True, "folds": 3, "winner": "004"}}})
+    assert len(lines) == 3
+    assert "150 copies" in lines[0] and "3 times" in lines[1]
+    assert "trial 004" in lines[2] and "trial 012" in lines[2] and "all your clips" in lines[2]
