@@ -482,7 +482,7 @@ def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
          "config": {}, "start_time": 2},
         {"trial_id": "003", "model": "whisper", "size": "pooled_tuned", "val_wer": 0.3, "val_cer": 0.2, "status": "ok",
          "pretrained": True, "epochs": 4, "parameters": 2000, "train_seconds": 30.0, "stop_reason": "deadline",
-         "config": {}, "start_time": 3},
+         "config": {}, "start_time": 3, "note": "refit on all data: trial 001's configuration trained for 4 epochs"},
     ])
     html = leaderboard_html(board)
     first, second, third = html.split("<tr", 4)[2:5]
@@ -491,6 +491,8 @@ def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
     # each tooltip says what was trained on the learner's data, in words
     assert "spells letters" in first and "top layer was retrained" not in first
     assert "top layer was retrained" in third and "spells letters" not in third
+    assert "refit on all clips" in third and "trial 001&#x27;s configuration" in third
+    assert "refit on all clips" not in first + second
 
 
 def test_a_zero_shot_row_says_it_had_no_training_and_word_errors_read_as_a_table():

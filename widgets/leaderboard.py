@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipywidgets as ui
 import pandas
 
+from autoasr.search.refit import REFIT_NOTE
 from widgets.session import Session
 from widgets.style import badge, escape, message, note, percent, table
 
@@ -70,10 +71,14 @@ ZERO_SHOT_MARK = ("<span class='autoasr-pretrained' title='a pretrained recognis
 
 
 def _model_cell(row) -> str:
-    """The model's family, marked when it started from a pretrained encoder or was not trained at all."""
+    """The model's family, marked when it started from a pretrained encoder, was not trained at all, or is the
+    winner trained again on every clip (its note says which trial it copies)."""
     if row.get("stop_reason") == "zero-shot":
         return escape(row["model"]) + ZERO_SHOT_MARK
-    return escape(row["model"]) + (pretrained_mark(row.get("size")) if bool(row.get("pretrained")) else "")
+    note = row.get("note")
+    refit = (f"<span class='autoasr-refit' title='{escape(note)}'> · refit on all clips</span>"
+             if isinstance(note, str) and note.startswith(REFIT_NOTE) else "")
+    return escape(row["model"]) + (pretrained_mark(row.get("size")) if bool(row.get("pretrained")) else "") + refit
 
 
 def word_errors_html(errors: pandas.DataFrame, limit: int = 12) -> str:
