@@ -234,3 +234,25 @@ def test_a_trial_that_fine_tunes_an_encoder_gets_a_few_of_its_own_epochs_not_a_c
     search = SimpleNamespace(book=book)
     assert SearchRun._epoch_seconds(search, latest_only=True) == [9.0]
     assert sorted(SearchRun._epoch_seconds(search)) == [0.5, 9.0]
+
+
+def test_a_new_encoder_pass_is_not_started_when_it_would_use_up_the_exploration(tmp_path):
+    from types import SimpleNamespace
+
+    from autoasr.core.text import CharVocabulary
+    from autoasr.data.dataset import Dataset
+    from autoasr.search.presets import get_preset
+    from autoasr.search.run import SearchRun
+    from autoasr.training.tensors import FeatureStore
+
+    empty = Dataset([], "empty")
+    store = FeatureStore(empty, empty, CharVocabulary.from_texts(["yes"]), cache_dir=tmp_path)
+    assert store.longest_pass_seconds == 0.0 and not store.ready("logmel")
+    store("logmel")
+    assert store.ready("logmel") and len(store.pass_seconds) == 1 and not store.ready("mfcc")
+    store.pass_seconds.append(40.0)  # an encoder pass as FSDD's cost
+    search = SimpleNamespace(features=store, settings=SimpleNamespace(preset=get_preset("default")),
+                             plan=SimpleNamespace(exploration_deadline=100.0))
+    assert SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=70.0)  # 30 s left: too little
+    assert not SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=10.0)  # 90 s left
+    assert not SearchRun._no_time_for_features(search, {"frontend": "logmel"}, now=99.0)  # ready: starts at once
