@@ -36,7 +36,7 @@ from autoasr.results.evaluation import evaluation_dataset, score
 from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
-from autoasr.search.budget import REFIT_MAX_SPEAKERS_WITH_ENCODER, BudgetPlan, plans_refit
+from autoasr.search.budget import BudgetPlan, plans_refit
 from autoasr.search.kfold import plans_kfold
 from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
@@ -192,10 +192,9 @@ class ASRPredictor:
         (the refit's size check counts real clips, not the speaker copies)."""
         real_clips = len(train) - self._speakers["clips_added"] + len(tuning)
         voices = len(set(train.speakers) | set(tuning.speakers))  # 0 without speaker names: no voice was held out
-        few_voices = (any(encoder.kind == "whisper" for encoder in encoders)
-                      and 2 <= voices <= REFIT_MAX_SPEAKERS_WITH_ENCODER)
+        whisper = any(encoder.kind == "whisper" for encoder in encoders)
         return BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, real_clips, preset, backend, few_voices),
+                               refit=plans_refit(refit, real_clips, preset, backend, voices, whisper),
                                kfold=plans_kfold(train, tuning, encoders))
 
     def _expanded(self, train: Dataset, seed: int, augment_speakers) -> Dataset:

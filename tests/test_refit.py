@@ -125,6 +125,7 @@ def test_a_large_corpus_is_not_refit(tiny_whisper_dir, words_only_train, tmp_pat
     from autoasr import ASRPredictor
 
     monkeypatch.setattr(budget, "REFIT_MAX_UTTERANCES", 5)  # the tiny corpus stands for a large one
+    monkeypatch.setattr(budget, "REFIT_MAX_SPEAKERS_WITH_ENCODER", 1)  # ... of many voices
     predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
     predictor.fit(words_only_train, time_limit=12, pretrained=str(tiny_whisper_dir))
     assert "refit" not in predictor.fit_summary
@@ -159,9 +160,10 @@ def test_a_corpus_of_few_voices_is_refit_when_its_heads_read_a_pretrained_encode
     from autoasr import ASRPredictor
     from autoasr.data.dataset import Dataset, Utterance
 
-    assert plans_refit("auto", 3000, few_voices_on_an_encoder=True)
-    assert not plans_refit("auto", 3000, get_preset("single"), few_voices_on_an_encoder=True)
-    assert not plans_refit(False, 3000, few_voices_on_an_encoder=True)
+    assert plans_refit("auto", 3000, voices=4, whisper_encoder=True)
+    assert not plans_refit("auto", 3000, get_preset("single"), voices=4, whisper_encoder=True)
+    assert not plans_refit(False, 3000, voices=4, whisper_encoder=True)
+    assert not plans_refit("auto", 3000, voices=budget.REFIT_MAX_SPEAKERS_WITH_ENCODER + 1, whisper_encoder=True)
 
     def corpus(speakers: int, clips: int = 2000) -> Dataset:
         return Dataset([Utterance(audio=f"{i}.wav", text="yes", speaker=f"s{i % speakers}" if speakers else "",

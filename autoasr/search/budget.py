@@ -39,9 +39,10 @@ REFIT_MAX_SPEAKERS_WITH_ENCODER = 5
 
 
 def plans_refit(refit, num_utterances: int, preset: Preset | None = None, backend: str = "local",
-                few_voices_on_an_encoder: bool = False) -> bool:
+                voices: int = 0, whisper_encoder: bool = False) -> bool:
     """Whether a fit keeps time to refit its winner on all data: ``refit`` True or False, or "auto": small
-    corpora (or ``few_voices_on_an_encoder``: see ``REFIT_MAX_SPEAKERS_WITH_ENCODER``), except with a baseline preset (no continuation share: ``single``, ``random``), whose trials stay
+    corpora, or 2 to ``REFIT_MAX_SPEAKERS_WITH_ENCODER`` named ``voices`` in training + tuning with a
+    ``whisper_encoder`` at hand; except with a baseline preset (no continuation share: ``single``, ``random``), whose trials stay
     as they ended so that the benchmark's baselines remain what they say, and except on Ray, whose start
     (~17 s on 2 cores) already comes out of the exploration (with the refit's 15% too, a 60 s fit on 78 clips
     ran no trial).
@@ -50,13 +51,14 @@ def plans_refit(refit, num_utterances: int, preset: Preset | None = None, backen
     (True, False, True, False)
     >>> plans_refit("auto", 30, get_preset("single")), plans_refit("auto", 30, backend="ray")
     (False, False)
-    >>> plans_refit("auto", 3000, few_voices_on_an_encoder=True)
-    True
+    >>> plans_refit("auto", 3000, voices=4, whisper_encoder=True), plans_refit("auto", 3000, voices=4)
+    (True, False)
     """
     if refit not in (True, False, "auto"):
         raise ValueError(f"refit must be True, False or 'auto', not {refit!r}")
     if refit == "auto":
-        return ((num_utterances <= REFIT_MAX_UTTERANCES or few_voices_on_an_encoder)
+        few_voices = whisper_encoder and 2 <= voices <= REFIT_MAX_SPEAKERS_WITH_ENCODER
+        return ((num_utterances <= REFIT_MAX_UTTERANCES or few_voices)
                 and (preset is None or preset.refine_share > 0)
                 and backend == "local")
     return bool(refit)
