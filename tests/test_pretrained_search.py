@@ -256,3 +256,5 @@ def test_a_new_encoder_pass_is_not_started_when_it_would_use_up_the_exploration(
     assert SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=70.0)  # 30 s left: too little
     assert not SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=10.0)  # 90 s left
     assert not SearchRun._no_time_for_features(search, {"frontend": "logmel"}, now=99.0)  # ready: starts at once
+    store.pass_seconds[-1] = 1.0  # a tiny corpus: a pass of a second still fits in 7 s
+    assert not SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=93.0)

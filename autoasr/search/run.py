@@ -139,12 +139,13 @@ class SearchRun:
                          seed=self.settings.seed + len(self.book), already_tried=already_tried)
 
     def _no_time_for_features(self, config: dict, now: float) -> bool:
-        """Whether ``config`` needs features not computed yet that would use up what is left of the exploration
-        (judged by the costliest pass so far); that time goes to the winner's continuation instead. A CTC head's
-        encoder pass (44 s for FSDD's 2,450 clips) once ran and then no trial had time left to use it."""
+        """Whether ``config`` needs features not computed yet that would leave too little of the exploration for a
+        trial (the costliest pass so far, then a trial of the preset's shortest or as long as the pass, whichever is
+        shorter); that time goes to the winner's continuation instead. A CTC head's encoder pass (44 s for FSDD's
+        2,450 clips) once ran and then no trial had time left to use it."""
         left = self.plan.exploration_deadline - now
-        return (not self.features.ready(config)
-                and left < self.features.longest_pass_seconds + self.settings.preset.min_trial_seconds)
+        costliest = self.features.longest_pass_seconds
+        return not self.features.ready(config) and costliest + min(self.settings.preset.min_trial_seconds, costliest) > left
 
     def _epoch_seconds(self, latest_only: bool = False) -> list[float]:
         """Every recorded epoch's length, or only the latest trial's (the one running)."""
