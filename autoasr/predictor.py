@@ -191,8 +191,10 @@ class ASRPredictor:
         """The search's budget from now on, with the refit's and the k-fold ranking's shares where they are planned
         (the refit's size check counts real clips, not the speaker copies)."""
         real_clips = len(train) - self._speakers["clips_added"] + len(tuning)
+        voices = len(set(train.speakers) | set(tuning.speakers))  # 0 without speaker names: no voice was held out
+        whisper = any(encoder.kind == "whisper" for encoder in encoders)
         return BudgetPlan.plan(started, time_limit, preset, len(tuning), now=time.time(),
-                               refit=plans_refit(refit, real_clips, preset, backend),
+                               refit=plans_refit(refit, real_clips, preset, backend, voices, whisper),
                                kfold=plans_kfold(train, tuning, encoders))
 
     def _expanded(self, train: Dataset, seed: int, augment_speakers) -> Dataset:

@@ -270,10 +270,14 @@ predictor.fit(train, time_limit=time_limit, presets=presets, callbacks=[progress
 """),
         md("""
 ## The leaderboard (★ marks the model `transcribe` uses)
-A row marked **pretrained** started from a speech encoder that has heard 680,000 hours of speech; only a
-small head learned from your clips. A row marked **zero-shot** is a pretrained recogniser used as it is
-(Whisper, PocketSphinx): what you would get *without training*, scored on the same tuning clips. A trained
-row has to beat it to be worth its minutes.
+A row marked **pretrained** started from a speech encoder that has heard 680,000 hours of speech; its *size*
+says what learned from your clips: `pooled`, a classifier of your words on the encoder's output; `pooled_tuned`,
+that classifier and the encoder's top layer; `pooled_mix`, a classifier on the average of all its layers;
+`tiny` or `small`, a head that spells letters (it can write words it never heard). A row marked **zero-shot**
+is a pretrained recogniser used as it is (Whisper, PocketSphinx): what you would get *without training*, scored
+on the same tuning clips. A trained row has to beat it to be worth its minutes. With a few dozen clips the
+winner is trained once more on all of them, the tuning clips too: that **refit** row leads the table with the
+scores of the trial it copies (hover over a row's mark to read what it is).
 """),
         code("""
 from IPython.display import HTML

@@ -204,3 +204,57 @@ def test_cli_fit_passes_pretrained_paths(monkeypatch, tmp_path):
 
     assert main(["fit", "data.csv", "--output", str(tmp_path / "run"), "--pretrained", "a.safetensors"]) == 0
     assert seen["pretrained"] == ["a.safetensors"]
+
+
+def test_a_trial_that_fine_tunes_an_encoder_gets_a_few_of_its_own_epochs_not_a_cached_heads():
+    from types import SimpleNamespace
+
+    from autoasr.results.leaderboard import TrialBook
+    from autoasr.search.budget import MIN_EPOCHS_PER_TRIAL, BudgetPlan
+    from autoasr.search.candidates import trains_encoder_weights
+    from autoasr.search.presets import get_preset
+    from autoasr.search.run import SearchRun
+
+    assert trains_encoder_weights({"model": "whisper", "size": "pooled_tuned"})
+    assert trains_encoder_weights({"model": "wav2vec2", "size": "tiny"})
+    assert not any(trains_encoder_weights({"model": "whisper", "size": size}) for size in ("pooled", "pooled_mix", "tiny"))
+    plan = BudgetPlan.plan(0.0, 180, get_preset("default"), num_tuning=300, now=0.0)
+    heads = [0.5] * 20  # a cached head's epochs: half a second
+    plain = plan.trial_deadline(10.0, heads + [8.0, 8.0])
+    own = plan.trial_deadline(10.0, heads + [8.0, 8.0], own_epoch_seconds=[8.0, 8.0])
+    assert plain == pytest.approx(10.0 + plan.trial_seconds)  # the median epoch is a head's: no floor above the share
+    assert own == pytest.approx(10.0 + max(plan.trial_seconds, min(MIN_EPOCHS_PER_TRIAL * 8.0, 0.4 * plan.exploration_seconds)))
+    assert own > plain
+    # a fine-tuned trial with short epochs keeps the common floor
+    assert plan.trial_deadline(10.0, [4.0] * 5, own_epoch_seconds=[1.0]) == plan.trial_deadline(10.0, [4.0] * 5)
+    # the running trial is the book's latest
+    book = TrialBook()
+    for trial_id, seconds in (("001", 0.5), ("002", 9.0)):
+        book.add({"trial_id": trial_id, "status": "running", "config": {}, "history": [{"epoch_seconds": seconds}]})
+    search = SimpleNamespace(book=book)
+    assert SearchRun._epoch_seconds(search, latest_only=True) == [9.0]
+    assert sorted(SearchRun._epoch_seconds(search)) == [0.5, 9.0]
+
+
+def test_a_new_encoder_pass_is_not_started_when_it_would_use_up_the_exploration(tmp_path):
+    from types import SimpleNamespace
+
+    from autoasr.core.text import CharVocabulary
+    from autoasr.data.dataset import Dataset
+    from autoasr.search.presets import get_preset
+    from autoasr.search.run import SearchRun
+    from autoasr.training.tensors import FeatureStore
+
+    empty = Dataset([], "empty")
+    store = FeatureStore(empty, empty, CharVocabulary.from_texts(["yes"]), cache_dir=tmp_path)
+    assert store.longest_pass_seconds == 0.0 and not store.ready("logmel")
+    store("logmel")
+    assert store.ready("logmel") and len(store.pass_seconds) == 1 and not store.ready("mfcc")
+    store.pass_seconds.append(40.0)  # an encoder pass as FSDD's cost
+    search = SimpleNamespace(features=store, settings=SimpleNamespace(preset=get_preset("default")),
+                             plan=SimpleNamespace(exploration_deadline=100.0))
+    assert SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=70.0)  # 30 s left: too little
+    assert not SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=10.0)  # 90 s left
+    assert not SearchRun._no_time_for_features(search, {"frontend": "logmel"}, now=99.0)  # ready: starts at once
+    store.pass_seconds[-1] = 1.0  # a tiny corpus: a pass of a second still fits in 7 s
+    assert not SearchRun._no_time_for_features(search, {"frontend": "mfcc"}, now=93.0)

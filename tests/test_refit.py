@@ -125,6 +125,7 @@ def test_a_large_corpus_is_not_refit(tiny_whisper_dir, words_only_train, tmp_pat
     from autoasr import ASRPredictor
 
     monkeypatch.setattr(budget, "REFIT_MAX_UTTERANCES", 5)  # the tiny corpus stands for a large one
+    monkeypatch.setattr(budget, "REFIT_MAX_SPEAKERS_WITH_ENCODER", 1)  # ... of many voices
     predictor = ASRPredictor(path=tmp_path / "run", domain="commands", verbosity=0)
     predictor.fit(words_only_train, time_limit=12, pretrained=str(tiny_whisper_dir))
     assert "refit" not in predictor.fit_summary
@@ -151,3 +152,35 @@ def test_the_cli_passes_its_refit_choice_to_fit(monkeypatch, tmp_path):
     assert seen["refit"] is False
     assert main(["fit", "data.csv", "--output", str(tmp_path / "run2")]) == 0
     assert seen["refit"] == "auto"
+
+
+def test_a_corpus_of_few_voices_is_refit_when_its_heads_read_a_pretrained_encoder(tmp_path):
+    from types import SimpleNamespace
+
+    from autoasr import ASRPredictor
+    from autoasr.data.dataset import Dataset, Utterance
+
+    assert plans_refit("auto", 3000, voices=4, whisper_encoder=True)
+    assert not plans_refit("auto", 3000, get_preset("single"), voices=4, whisper_encoder=True)
+    assert not plans_refit(False, 3000, voices=4, whisper_encoder=True)
+    assert not plans_refit("auto", 3000, voices=budget.REFIT_MAX_SPEAKERS_WITH_ENCODER + 1, whisper_encoder=True)
+
+    def corpus(speakers: int, clips: int = 2000) -> Dataset:
+        return Dataset([Utterance(audio=f"{i}.wav", text="yes", speaker=f"s{i % speakers}" if speakers else "",
+                                  duration=1.0) for i in range(clips)], "many clips")
+
+    predictor = ASRPredictor(path=tmp_path / "run", verbosity=0)
+    predictor._speakers = {"clips_added": 0}
+    whisper, wav2vec2 = SimpleNamespace(kind="whisper"), SimpleNamespace(kind="wav2vec2")
+    preset = get_preset("default")
+
+    def planned(speakers: int, encoders: list) -> bool:
+        everyone = corpus(speakers)
+        train = everyone.subset(list(everyone)[:1800], "train")
+        tuning = everyone.subset(list(everyone)[1800:], "tuning")
+        return predictor._plan(time.time(), 180, preset, train, tuning, "auto", "local", encoders).refit_planned
+
+    assert planned(4, [whisper])  # FSDD: four voices, one of them held out for tuning
+    assert not planned(4, [])  # from scratch a refit on 2,000 clips would not fit its share
+    assert not planned(4, [wav2vec2])  # a fine-tuned encoder's epochs are no cheaper
+    assert not planned(40, [whisper]) and not planned(0, [whisper])  # many voices, or none named

@@ -480,11 +480,19 @@ def test_a_row_that_started_from_a_pretrained_encoder_is_marked_and_explained():
         {"trial_id": "002", "model": "convnet", "size": "tiny", "val_wer": 0.2, "val_cer": 0.1, "status": "ok",
          "pretrained": False, "epochs": 7, "parameters": 500, "train_seconds": 12.0, "stop_reason": "deadline",
          "config": {}, "start_time": 2},
+        {"trial_id": "003", "model": "whisper", "size": "pooled_tuned", "val_wer": 0.3, "val_cer": 0.2, "status": "ok",
+         "pretrained": True, "epochs": 4, "parameters": 2000, "train_seconds": 30.0, "stop_reason": "deadline",
+         "config": {}, "start_time": 3, "note": "refit on all data: trial 001's configuration trained for 4 epochs"},
     ])
     html = leaderboard_html(board)
-    first, second = html.split("<tr", 3)[2:4]
+    first, second, third = html.split("<tr", 4)[2:5]
     assert "pretrained</span>" in first and "680,000 hours" in first
     assert "pretrained" not in second
+    # each tooltip says what was trained on the learner's data, in words
+    assert "spells letters" in first and "top layer was retrained" not in first
+    assert "top layer was retrained" in third and "spells letters" not in third
+    assert "refit on all clips" in third and "trial 001&#x27;s configuration" in third
+    assert "refit on all clips" not in first + second
 
 
 def test_a_zero_shot_row_says_it_had_no_training_and_word_errors_read_as_a_table():
@@ -553,3 +561,17 @@ def test_a_phone_voice_memo_uploaded_to_the_transcribe_panel_is_transcribed(fini
     assert panel.player.children[0].format == "mp4"
     outputs = panel.transcribe()
     assert outputs and not any(text.startswith("(failed") for _, text in outputs), outputs
+
+
+def test_the_finished_run_says_in_words_what_small_data_made_the_search_do():
+    from widgets.run_panel import small_data_steps
+
+    assert small_data_steps({}) == []
+    assert small_data_steps({"speaker_augmentation": {"copies": 0, "clips_added": 0, "reason": "5000 clips"},
+                             "refit": {"done": False, "reason": "a large corpus"}}) == []
+    lines = small_data_steps({"speaker_augmentation": {"copies": 2, "clips_added": 150},
+                              "refit": {"done": True, "trial_id": "012", "refit_of": "004", "epochs": 9,
+                                        "kfold": {"done": True, "folds": 3, "winner": "004"}}})
+    assert len(lines) == 3
+    assert "150 copies" in lines[0] and "3 times" in lines[1]
+    assert "trial 004" in lines[2] and "trial 012" in lines[2] and "all your clips" in lines[2]

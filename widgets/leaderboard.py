@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipywidgets as ui
 import pandas
 
+from autoasr.search.refit import REFIT_NOTE
 from widgets.session import Session
 from widgets.style import badge, escape, message, note, percent, table
 
@@ -47,9 +48,21 @@ def trial_status(status: str, val_wer, val_cer, seconds) -> tuple[str, str]:
     return status, ""
 
 
-PRETRAINED_MARK = ("<span class='autoasr-pretrained' title='started from a model pretrained on large speech "
-                   "corpora (Whisper has heard 680,000 hours of speech); only its small head was trained on "
-                   "your data'> · pretrained</span>")
+# what each pretrained row trained on the learner's data, in words: the sizes are jargon ("pooled_tuned")
+WHAT_WAS_TRAINED = {
+    "pooled": "the encoder was kept as it is; a one-layer classifier of your words was trained on its output",
+    "pooled_tuned": "the encoder's top layer was retrained on your data, with a one-layer classifier of your words",
+    "pooled_mix": "the encoder was kept as it is; a one-layer classifier of your words was trained on the average "
+                  "of all its layers",
+}
+SPELLING_HEAD = "the encoder was kept as it is; a small head that spells letters was trained on its output"
+
+
+def pretrained_mark(size) -> str:
+    """The mark after a pretrained row's model name; its tooltip says what was trained on the learner's data."""
+    trained = WHAT_WAS_TRAINED.get(str(size), SPELLING_HEAD)
+    return ("<span class='autoasr-pretrained' title='started from a model pretrained on large speech corpora "
+            f"(Whisper has heard 680,000 hours of speech): {escape(trained)}'> · pretrained</span>")
 
 
 ZERO_SHOT_MARK = ("<span class='autoasr-pretrained' title='a pretrained recogniser used as it is, with no training "
@@ -58,10 +71,14 @@ ZERO_SHOT_MARK = ("<span class='autoasr-pretrained' title='a pretrained recognis
 
 
 def _model_cell(row) -> str:
-    """The model's family, marked when it started from a pretrained encoder or was not trained at all."""
+    """The model's family, marked when it started from a pretrained encoder, was not trained at all, or is the
+    winner trained again on every clip (its note says which trial it copies)."""
     if row.get("stop_reason") == "zero-shot":
         return escape(row["model"]) + ZERO_SHOT_MARK
-    return escape(row["model"]) + (PRETRAINED_MARK if bool(row.get("pretrained")) else "")
+    note = row.get("note")
+    refit = (f"<span class='autoasr-refit' title='{escape(note)}'> · refit on all clips</span>"
+             if isinstance(note, str) and note.startswith(REFIT_NOTE) else "")
+    return escape(row["model"]) + (pretrained_mark(row.get("size")) if bool(row.get("pretrained")) else "") + refit
 
 
 def word_errors_html(errors: pandas.DataFrame, limit: int = 12) -> str:

@@ -87,7 +87,8 @@ class RunPanel:
             self.status.value = (message("Stopped by you; the best model so far is kept. " if stopped else "Finished. ")
                                  + f"Best trial <b>{escape(best['trial_id'])}</b> ({escape(best['model'])}, "
                                  f"{escape(best['size'])}), validation WER <b>{percent(best['val_wer'])}</b>. "
-                                 f"Saved in <code>{escape(predictor.path)}</code>{report_note}.")
+                                 f"Saved in <code>{escape(predictor.path)}</code>{report_note}."
+                                 + "".join(f"<br>{escape(line)}" for line in small_data_steps(predictor.fit_summary)))
             self.session.set_predictor(predictor)
         finally:
             self.start_button.disabled = False
@@ -104,3 +105,24 @@ class RunPanel:
         if self.thread is not None:
             self.thread.join(timeout)
         return not self.running
+
+
+def small_data_steps(summary: dict) -> list[str]:
+    """What the search did because the data was small, in a sentence each: a learner who recorded a few dozen
+    clips sees why a "refit" row leads the table and where the extra clips came from."""
+    lines = []
+    copies = summary.get("speaker_augmentation") or {}
+    if copies.get("clips_added"):
+        lines.append(f"Your training clips were few, so the search also learned from {copies['clips_added']} copies "
+                     "of them played slower and faster, louder and softer: they sound like more voices.")
+    kfold = (summary.get("refit") or {}).get("kfold") or {}
+    if kfold.get("done"):
+        lines.append(f"Your tuning clips were too few to tell the best models apart, so each was also trained "
+                     f"{kfold['folds']} times, each time holding out other speakers, and judged on all of them.")
+    refit = summary.get("refit") or {}
+    if refit.get("done"):
+        lines.append(f"The winner (trial {refit['refit_of']}) was then trained again on all your clips, the tuning "
+                     f"clips too, as trial {refit['trial_id']}: that is the model you keep. Its validation WER is the "
+                     "trial it copies, since it has now heard the tuning clips.")
+    return lines
+

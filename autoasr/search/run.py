@@ -24,7 +24,7 @@ from autoasr.results.leaderboard import TrialBook, leaderboard_row
 from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
 from autoasr.search.budget import BudgetPlan
-from autoasr.search.candidates import resolve_trial_config
+from autoasr.search.candidates import resolve_trial_config, trains_encoder_weights
 from autoasr.search.decoder_choice import MIN_DECODER_CHOICE_SECONDS, compare_decoders_on_tuning
 from autoasr.search.ensemble_row import EnsembleRow, ensemble_seconds, is_combined
 from autoasr.search.learning import faster_learning
@@ -116,6 +116,9 @@ class SearchRun:
             # a family whose trials learned nothing gets a faster-learning configuration (or another family)
             config = resolve_trial_config(faster_learning(config, self.book.records()), self.settings.encoders,
                                           self.settings.preset.extra.get("clip_labels", ()))
+            if self._no_time_for_features(config, now):
+                end_search()
+                return
             # a frontend's first features (another pretrained-encoder pass: 30 s for 2,900 clips) are not the
             # trial's training time: a CTC head on Speech Commands got 0.006 s of training and read nothing
             with contextlib.suppress(Exception):  # a frontend that fails, fails again in the trial, which says why
@@ -124,7 +127,9 @@ class SearchRun:
             if now >= self.plan.exploration_deadline - 1.0:
                 end_search()
                 return
-            self.run_trial(config, lambda: self.plan.trial_deadline(now, self._epoch_seconds()), reporter)
+            fine_tunes = trains_encoder_weights(config)
+            self.run_trial(config, lambda: self.plan.trial_deadline(
+                now, self._epoch_seconds(), self._epoch_seconds(latest_only=True) if fine_tunes else ()), reporter)
             if self.stop_requested.is_set():
                 end_search()
 
@@ -133,8 +138,19 @@ class SearchRun:
         run_local_search(trial_function, self.settings.preset, time_out=max(self.plan.exploration_deadline - time.time(), 1.0),
                          seed=self.settings.seed + len(self.book), already_tried=already_tried)
 
-    def _epoch_seconds(self) -> list[float]:
-        return [row["epoch_seconds"] for rows in self.book.histories().values() for row in rows]
+    def _no_time_for_features(self, config: dict, now: float) -> bool:
+        """Whether ``config`` needs features not computed yet that would leave too little of the exploration for a
+        trial (the costliest pass so far, then a trial of the preset's shortest or as long as the pass, whichever is
+        shorter); that time goes to the winner's continuation instead. A CTC head's encoder pass (44 s for FSDD's
+        2,450 clips) once ran and then no trial had time left to use it."""
+        left = self.plan.exploration_deadline - now
+        costliest = self.features.longest_pass_seconds
+        return not self.features.ready(config) and costliest + min(self.settings.preset.min_trial_seconds, costliest) > left
+
+    def _epoch_seconds(self, latest_only: bool = False) -> list[float]:
+        """Every recorded epoch's length, or only the latest trial's (the one running)."""
+        histories = list(self.book.histories().values())
+        return [row["epoch_seconds"] for rows in (histories[-1:] if latest_only else histories) for row in rows]
 
     def _explore_on_ray(self) -> None:
         from autoasr.search.ray import run_ray_search

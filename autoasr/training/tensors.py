@@ -55,6 +55,20 @@ class FeatureStore:
         self.encoder_deadline: float | None = None
         self.partial: dict[str, dict] = {}  # frontend kind -> training clips encoded / in all, where not all were
         self._tensors: dict[str, tuple[SplitTensors, SplitTensors]] = {}
+        self.pass_seconds: list[float] = []  # what each frontend's features cost to compute (0 from the disk cache)
+
+    def ready(self, frontend: str | dict) -> bool:
+        """Whether ``frontend``'s tensors are in memory, so a trial of it starts at once (True for a frontend that
+        cannot be read: its trial fails at once and says why)."""
+        try:
+            return FrontendConfig.of(frontend).key() in self._tensors
+        except Exception:
+            return True
+
+    @property
+    def longest_pass_seconds(self) -> float:
+        """The costliest features computed so far: what a new frontend of the same encoder may cost."""
+        return max(self.pass_seconds, default=0.0)
 
     def __call__(self, frontend: str | dict) -> tuple[SplitTensors, SplitTensors]:
         config = FrontendConfig.of(frontend)
@@ -69,7 +83,8 @@ class FeatureStore:
                         self.on_progress(stage, done, total)
                 computed[index] = compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
                                                         on_progress=report, deadline=deadline)
-            self.seconds_computing += sum(c.seconds_computing for c in computed.values())
+            self.pass_seconds.append(sum(c.seconds_computing for c in computed.values()))
+            self.seconds_computing += self.pass_seconds[-1]
             self._tensors[key] = tuple(self._tensors_of(computed[i], split, config) for i, split in enumerate(self.splits))
         return self._tensors[key]
 
