@@ -72,8 +72,8 @@ def clip_labels(texts: list[str], phrases_are_labels: bool = True) -> list[str]:
 # the layer-mixing pooled head reads its own pooled rows, from its own pass of the encoder over the corpus: seconds on
 # a few hundred clips, 35-60 s on Speech Commands' 3,239 (2 cores), paid for by its accuracy (the frozen encoder's
 # layers averaged read the suite's held-out Speech Commands speakers with 2.95% errors against 4.07% for the top
-# layer, FSDD's george 4.4% against 7.4%; /tmp/s6 probes, docs/benchmarks.md); past this many clips the pass
-# would crowd out the search
+# layer, FSDD's george 4.4% against 7.4%; docs/benchmarks.md, "Every encoder layer on large corpora"); past this
+# many clips the pass would crowd out the search
 MAX_LAYER_MIX_CLIPS = 4000
 
 
@@ -81,8 +81,8 @@ def pooled_candidate(encoders: list[PretrainedEncoder], labels: list[str], layer
     """The pooled clip heads on the first Whisper encoder (:class:`autoasr.models.whisper.WhisperPooledHead`),
     where the training transcripts are clip labels: a linear layer over pooled vectors learns in seconds. With
     ``layer_mix`` the frozen head on the average of every layer's pooled vectors (``pooled_mix``) comes first: it
-    read unseen speakers best on every corpus probed (8 corpus/split cells, docs/benchmarks.md), and at equal
-    tuning WER the earlier trial leads. Then the head on the top layer's vectors, frozen (``pooled``) and trained
+    read unseen speakers better than the top layer on every corpus probed (8 corpus/split cells,
+    docs/benchmarks.md), and at equal tuning WER the earlier trial leads. Then the head on the top layer's vectors, frozen (``pooled``) and trained
     with the top layer (``pooled_tuned``: 2.1% against 3.0% wrong on one Speech Commands split after 6 epochs,
     16 s an epoch on 2 cores; no gain on the suite's split; ranked with the others by k-fold on a tiny tuning set)."""
     whispers = [encoder for encoder in encoders if encoder.kind == "whisper"]
