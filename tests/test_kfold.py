@@ -45,7 +45,7 @@ def test_plans_kfold_needs_a_tiny_tuning_set_three_speakers_and_a_whisper_encode
 
 
 def _record(trial_id, val_wer, start, model="whisper", size="pooled", **extra):
-    return {"trial_id": trial_id, "model": model, "size": size, "status": "ok", "val_wer": val_wer,
+    return {"trial_id": trial_id, "model": model, "size": size, "status": extra.pop("status", "ok"), "val_wer": val_wer,
             "val_cer": extra.pop("val_cer", 0.0), "start_time": start, "config": {"model": model, "size": size,
                                                                                    **extra.pop("config", {})},
             **extra}
@@ -113,3 +113,20 @@ def test_a_tiny_corpus_ranks_its_tied_heads_by_speaker_folds_and_refits_the_winn
         assert describe(scores) in predictor.trials[trial_id]["note"]  # the row says it
     row = predictor.leaderboard().iloc[0]
     assert row["trial_id"] == refit["trial_id"] and kfold["summary"] in row["note"]
+
+
+def test_after_a_refit_on_all_data_no_ensemble_leads_on_the_tuning_set_it_trained_on():
+    book = TrialBook()
+    book.add(_record("001", 0.85, 1.0))
+    book.add(_record("002", 0.90, 2.0, size="pooled_mix"))
+    book.add(_record("003", 0.80, 3.0, model="ensemble", size="2 members"))  # one word better on 20
+    book.refresh_best()
+    assert book.best_trial_id == "003" and book.leaderboard().iloc[0]["trial_id"] == "003"  # no refit: it leads
+    book.add(_record("004", 0.85, 4.0, refit_of="001"))
+    book.refresh_best()
+    board = book.leaderboard()
+    assert book.best_trial_id == "004" and board.iloc[0]["trial_id"] == "004"
+    assert board.iloc[-1]["trial_id"] == "003"  # the ensemble comes after every single model
+    book.add(_record("005", 0.85, 5.0, refit_of="002", status="failed"))  # a failed refit changes nothing more
+    book.refresh_best()
+    assert book.best_trial_id == "004"
