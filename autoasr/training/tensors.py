@@ -49,7 +49,6 @@ class FeatureStore:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.progress = progress
         self.on_progress = on_progress
-        self.seconds_computing = 0.0
         # a time.time() value: a pretrained encoder's training clips are encoded until then (the rest is left
         # out of its trials); the tuning clips always all are, so every row is scored on the same set
         self.encoder_deadline: float | None = None
@@ -64,6 +63,11 @@ class FeatureStore:
             return FrontendConfig.of(frontend).key() in self._tensors
         except Exception:
             return True
+
+    @property
+    def seconds_computing(self) -> float:
+        """Every frontend's features together: the fit's feature preparation."""
+        return sum(self.pass_seconds)
 
     @property
     def longest_pass_seconds(self) -> float:
@@ -84,7 +88,6 @@ class FeatureStore:
                 computed[index] = compute_features(split, config, cache_dir=self.cache_dir, progress=self.progress,
                                                         on_progress=report, deadline=deadline)
             self.pass_seconds.append(sum(c.seconds_computing for c in computed.values()))
-            self.seconds_computing += self.pass_seconds[-1]
             self._tensors[key] = tuple(self._tensors_of(computed[i], split, config) for i, split in enumerate(self.splits))
         return self._tensors[key]
 
