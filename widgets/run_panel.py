@@ -122,7 +122,7 @@ def small_data_steps(summary: dict) -> list[str]:
     refit = summary.get("refit") or {}
     if refit.get("done"):
         lines.append(f"The winner (trial {refit['refit_of']}) was then trained again on all your clips, the tuning "
-                     f"clips too, as trial {refit['trial_id']}: that is the model you keep. Its validation WER is the "
-                     "trial it copies, since it has now heard the tuning clips.")
+                     f"clips too, as trial {refit['trial_id']}: that is the model you keep. Its validation WER is that of "
+                     "the trial it copies, since it has now heard the tuning clips.")
     return lines
 
