@@ -1,4 +1,4 @@
-"""The ``autoasr`` command line: demo, fit, evaluate, transcribe, leaderboard, select, inspect, export.
+"""The ``autoasr`` command line: demo, models, fit, evaluate, transcribe, leaderboard, select, inspect, export.
 
 Errors about the user's input are printed as one clear line and exit with status 2, never a traceback.
 """
@@ -58,7 +58,7 @@ def command_fit(arguments) -> int:
                   num_workers=arguments.num_workers, ray_address=arguments.ray_address,
                   searcher=arguments.searcher, scheduler=arguments.scheduler,
                   max_latency_ms=arguments.max_latency_ms, max_size_mb=arguments.max_size_mb,
-                  pretrained=arguments.pretrained, zero_shot=arguments.zero_shot,
+                  pretrained=_pretrained_choice(arguments), zero_shot=arguments.zero_shot,
                   refit={"auto": "auto", "always": True, "never": False}[arguments.refit])
     print(_format_leaderboard(predictor))
     if predictor.fit_summary.get("limits_note"):
@@ -76,10 +76,55 @@ def command_fit(arguments) -> int:
     return 0
 
 
+def _pretrained_choice(arguments):
+    """``--no-pretrained``: None (from scratch); ``--pretrained`` given: those; neither: "auto"."""
+    if arguments.no_pretrained:
+        return None
+    return arguments.pretrained or "auto"
+
+
+def _add_pretrained_arguments(parser) -> None:
+    parser.add_argument("--pretrained", action="append", default=None, metavar="ID_OR_PATH",
+                        help="a Whisper model (hub id such as openai/whisper-tiny.en, or its folder) whose frozen "
+                             "encoder gets trained heads, or a wav2vec2 checkpoint (.safetensors) or a folder of them "
+                             "to fine-tune; repeat for more (default: $AUTOASR_PRETRAINED, else a Whisper model in "
+                             "the local Hugging Face cache, else openai/whisper-tiny.en downloaded once where the "
+                             "network allows)")
+    parser.add_argument("--no-pretrained", action="store_true",
+                        help="train from scratch: no pretrained encoder, nothing downloaded")
+
+
+def command_models(arguments) -> int:
+    """Fetch a pretrained listener into the Hugging Face cache now (what `make models` and Binder's build run)."""
+    from autoasr.models.encoder_sources import cached_whisper_source
+    from autoasr.models.hub_download import LISTENERS, ModelUnavailable, fetch_model, hub_endpoint
+
+    if arguments.list:
+        for listener in LISTENERS:
+            print(listener.describe())
+        return 0
+    cached = cached_whisper_source(exact=arguments.model)
+    if cached is not None:
+        print(f"{arguments.model} is already in the local Hugging Face cache: nothing to download")
+        return 0
+    print(f"downloading {arguments.model} from {hub_endpoint()} into the local Hugging Face cache "
+          "(safetensors weights, config and tokenizer only; once)", flush=True)
+    try:
+        folder = fetch_model(arguments.model)
+    except ModelUnavailable as error:
+        print(f"autoasr models: {arguments.model} not downloaded: {error}.\nWithout it autoasr trains from scratch; "
+              "for a classroom without internet, copy the model folder onto each machine and set "
+              "AUTOASR_PRETRAINED to it (README: Pretrained listeners)", file=sys.stderr)
+        return 1
+    size = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+    print(f"{arguments.model}: {size / 1e6:.0f} MB in {folder}")
+    return 0
+
+
 def command_demo(arguments) -> int:
     from autoasr.demo import run_demo
 
-    report = run_demo(output=arguments.output, time_limit=arguments.time_limit)
+    report = run_demo(output=arguments.output, time_limit=arguments.time_limit, pretrained=_pretrained_choice(arguments))
     print(f"\nreport: {report}")
     return 0
 
@@ -179,7 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="search on the embedded demo corpus and write a report")
     demo.add_argument("--time-limit", type=float, default=180)
     demo.add_argument("--output", default="autoasr_runs/demo")
+    _add_pretrained_arguments(demo)
     demo.set_defaults(handler=command_demo)
+
+    models = commands.add_parser("models", help="download a pretrained listener once into the Hugging Face cache")
+    models.add_argument("--model", default="openai/whisper-tiny.en", help="hub id (default: openai/whisper-tiny.en)")
+    models.add_argument("--list", action="store_true", help="the listeners offered, their sizes and costs")
+    models.set_defaults(handler=command_models)
 
     fit = commands.add_parser("fit", help="train and compare models on DATA within a time limit")
     fit.add_argument("data")
@@ -196,11 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--scheduler", default="ASHA", choices=["ASHA", "FIFO"], help="Ray Tune trial scheduler")
     fit.add_argument("--output", default="autoasr_runs/model")
     fit.add_argument("--resume", action="store_true")
-    fit.add_argument("--pretrained", action="append", default=None, metavar="ID_OR_PATH",
-                     help="a Whisper model (hub id such as openai/whisper-tiny.en, or its folder) whose frozen "
-                          "encoder gets a CTC head, or a wav2vec2 checkpoint (.safetensors) or a folder of them to "
-                          "fine-tune; repeat for more (default: $AUTOASR_PRETRAINED, else a Whisper model in the "
-                          "local Hugging Face cache)")
+    _add_pretrained_arguments(fit)
     fit.add_argument("--zero-shot", default="auto", choices=["auto", "none", "whisper", "pocketsphinx"],
                      help="leaderboard rows for pretrained recognizers used as they are, scored before training "
                           "(auto: Whisper zero-shot when --pretrained names a Whisper model, and PocketSphinx when "

@@ -31,14 +31,20 @@ from autoasr.data.split import prepare_splits
 from autoasr.domains.expand import expand_training_set, plan_speaker_copies
 from autoasr.domains.presets import apply_search_overrides, get_domain
 from autoasr.inference.model import TrainedModel
-from autoasr.models.encoder_sources import available_pretrained_encoders
+from autoasr.models.encoder_sources import AUTO, available_pretrained_encoders
+from autoasr.models.wav2vec2 import PretrainedEncoders
 from autoasr.results.evaluation import evaluation_dataset, score
 from autoasr.results.leaderboard import TrialBook, describe_limits, parse_limits
 from autoasr.results.model_costs import best_within, pareto_front
 from autoasr.results.run_folder import PREDICTOR_FILE, RunFolder
 from autoasr.search.budget import BudgetPlan, plans_refit
 from autoasr.search.kfold import plans_kfold
-from autoasr.search.candidates import pretrained_search_info, with_pooled_candidate, with_pretrained_candidates
+from autoasr.search.candidates import (
+    pretrained_search_info,
+    searches_model_families,
+    with_pooled_candidate,
+    with_pretrained_candidates,
+)
 from autoasr.search.forecast import epochs_from_scratch, forecast_budget, record_run
 from autoasr.search.presets import Preset, describe_space, first_frontend, get_preset
 from autoasr.search.reference_rows import ReferenceRows, reference_configs, reference_share
@@ -89,6 +95,7 @@ class ASRPredictor:
         self._speakers: dict = {}  # what the last fit's speaker augmentation added (fit_summary["speaker_augmentation"])
         self._refit: dict = {}  # what the last fit's refit on all data did (fit_summary["refit"])
         self._ensemble: str | None = None  # the ensemble row of the last fit: "ok" or why not
+        self._pretrained: dict = {}  # the pretrained listener of the last fit, or why none (fit_summary["pretrained"])
         self._stop_requested = threading.Event()
 
     @property
@@ -111,7 +118,7 @@ class ASRPredictor:
             callbacks: list[FitCallback] | None = None, resume: bool = False, seed: int = 0,
             backend: str = "local", num_workers: int = 2, ray_address: str | None = None,
             searcher: str = "random", scheduler: str = "ASHA", max_latency_ms: float | None = None,
-            max_size_mb: float | None = None, pretrained=None, zero_shot="auto", refit="auto",
+            max_size_mb: float | None = None, pretrained=AUTO, zero_shot="auto", refit="auto",
             augment_speakers="auto") -> "ASRPredictor":
         """Search for the best model within ``time_limit`` seconds (data preparation included).
 
@@ -122,10 +129,12 @@ class ASRPredictor:
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
         (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id such as
-        ``openai/whisper-tiny.en`` or its folder, a wav2vec2 checkpoint, a folder of them or a list; default:
-        ``$AUTOASR_PRETRAINED``, else a Whisper model in the local Hugging Face cache) adds pretrained encoders
-        to the search, a Whisper encoder's CTC heads first; without one the search goes on with the other
-        families and ``on_search_start`` says why.
+        ``openai/whisper-tiny.en`` or its folder, a wav2vec2 checkpoint, a folder of them or a list) adds
+        pretrained encoders to the search, a Whisper encoder's heads first. The default, ``"auto"``, takes
+        ``$AUTOASR_PRETRAINED``, else a Whisper model in the local Hugging Face cache, else downloads
+        ``openai/whisper-tiny.en`` once into that cache (before the budget's clock starts; progress reaches
+        ``on_download``); ``None`` trains from scratch. Without an encoder the search goes on from scratch and
+        says why: ``on_search_start``'s ``listener``, a printed line, and ``fit_summary["pretrained"]``.
 
         Every finished trial is timed on a typical tuning utterance (``latency_ms`` on one CPU thread,
         ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is
@@ -149,10 +158,17 @@ class ASRPredictor:
         """
         if backend not in ("local", "ray"):
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
-        started = time.time()
         callbacks = self._with_printed_progress(callbacks)
+        preset = self._named_preset(presets)
+        # a first download of the default model (once per machine) happens before the budget's clock starts
+        encoders = self._pretrained_encoders(pretrained, preset, callbacks)
+        started = time.time()
         self._book.limits = parse_limits(max_latency_ms, max_size_mb)
-        preset, encoders = self._search_preset(presets, pretrained)
+        preset = with_pretrained_candidates(preset, encoders)
+        self._pretrained = pretrained_search_info(preset, encoders)
+        # the learner hears it whatever the verbosity, before anything else happens
+        print(f"autoasr: {self._pretrained['listener']}", flush=True)
+        emit(callbacks, "on_pretrained", dict(self._pretrained))
         self._open_run(resume)
 
         domain = self.domain_spec
@@ -208,13 +224,22 @@ class ASRPredictor:
             callbacks.append(PrintProgress())
         return callbacks
 
-    def _search_preset(self, presets: str, pretrained) -> tuple[Preset, list]:
-        """The named preset with the domain's overrides and any pretrained encoders at hand as candidates."""
+    def _named_preset(self, presets: str) -> Preset:
+        """The named preset with the domain's overrides."""
         preset = get_preset(presets)
         self.presets = preset.name
-        preset = replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
-        encoders = available_pretrained_encoders(pretrained)
-        return with_pretrained_candidates(preset, encoders), encoders
+        return replace(preset, space=apply_search_overrides(preset.space, self.domain_spec))
+
+    def _pretrained_encoders(self, pretrained, preset: Preset, callbacks: list) -> PretrainedEncoders:
+        """The encoders at hand (:func:`available_pretrained_encoders`; ``"auto"`` may download the default model,
+        its progress reaching ``on_download``). A preset that searches nothing looks for none."""
+        if pretrained == AUTO and not searches_model_families(preset):
+            return PretrainedEncoders(reason=f"the '{preset.name}' preset trains one fixed configuration from scratch")
+
+        def on_download(name: str, done: int, total: int) -> None:
+            emit(callbacks, "on_download", name, done, total)
+
+        return available_pretrained_encoders(pretrained, on_download=on_download)
 
     def _open_run(self, resume: bool) -> None:
         """A resumed run keeps the trials on disk; a new one starts with none."""
@@ -246,8 +271,8 @@ class ASRPredictor:
             "presets": preset.name, "num_train": len(train), "num_tuning": len(tuning),
             "search_space": describe_space(preset.space), "skipped_rows": len(train.problems),
             "skipped_examples": [str(p) for p in train.problems[:3]], "resumed_trials": len(self._book),
-            "preparation_seconds": time.time() - started, "zero_shot": zero_shot,
-            **pretrained_search_info(preset, encoders)})
+            "preparation_seconds": time.time() - started, "zero_shot": zero_shot, "fit_started": started,
+            **self._pretrained})
 
     def _finish(self, started, time_limit, features, train: Dataset, callbacks: list) -> "ASRPredictor":
         """Summarise and save the run, teach the forecast what this budget bought, and say when nothing trained."""
@@ -258,6 +283,7 @@ class ASRPredictor:
             "trials_ok": sum(t["status"] == "ok" for t in trials),
             "stopped_by_user": self._stop_requested.is_set(), **self._book.limits_note(),
             **({"encoder_training_clips": dict(features.partial)} if features.partial else {}),
+            "pretrained": dict(self._pretrained),
             **({"zero_shot": dict(self._zero_shot)} if self._zero_shot else {}),
             **({"refit": dict(self._refit)} if self._refit else {}),
             **({"speaker_augmentation": dict(self._speakers)} if self._speakers else {}),

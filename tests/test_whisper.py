@@ -68,15 +68,17 @@ def test_the_resolver_finds_folders_and_says_why_it_cannot(tiny_whisper_dir, tmp
     assert available_pretrained_encoders()[0].source == str(tiny_whisper_dir)
     monkeypatch.delenv("AUTOASR_PRETRAINED")
     missing = available_pretrained_encoders("openai/whisper-not-a-model")  # offline: a plain reason, no traceback
-    assert missing == [] and "cannot get the Whisper model 'openai/whisper-not-a-model'" in missing.reason
+    assert missing == [] and "openai/whisper-not-a-model: offline: HF_HUB_OFFLINE is set" in missing.reason
     pickled = tmp_path / "pickled"
     pickled.mkdir()
     (pickled / "config.json").write_text((tiny_whisper_dir / "config.json").read_text())
     assert "without safetensors weights" in available_pretrained_encoders(str(pickled)).reason
     with pytest.raises(WhisperUnavailable, match="openai/whisper-none"):
         load_whisper_encoder("openai/whisper-none")
-    none = available_pretrained_encoders()  # nothing configured, an empty HF cache (tests/conftest.py)
-    assert none == [] and "--pretrained" in none.reason and cached_whisper_source() is None
+    none = available_pretrained_encoders()  # nothing configured, an empty HF cache, offline (tests/conftest.py)
+    assert none == [] and cached_whisper_source() is None
+    assert "openai/whisper-tiny.en" in none.reason and "HF_HUB_OFFLINE" in none.reason
+    assert "not asked for" in available_pretrained_encoders(None).reason
 
 
 def test_a_whisper_model_in_the_hf_cache_is_the_default(tiny_whisper_dir, tmp_path, monkeypatch):
@@ -92,7 +94,7 @@ def test_a_whisper_model_in_the_hf_cache_is_the_default(tiny_whisper_dir, tmp_pa
         blob.write_bytes((tiny_whisper_dir / file).read_bytes())
         (snapshot / file).symlink_to(blob)
     assert cached_whisper_source(str(tmp_path)) == "someone/whisper-tiny-test"
-    monkeypatch.setattr("autoasr.models.encoder_sources.cached_whisper_source", lambda: "someone/whisper-tiny-test")
+    monkeypatch.setattr("autoasr.models.encoder_sources.cached_whisper_source", lambda **_: "someone/whisper-tiny-test")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
     encoders = available_pretrained_encoders()
     assert [e.source for e in encoders] == ["someone/whisper-tiny-test"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import ipywidgets as ui
 
 from widgets.budget_picker import BudgetPicker
+from widgets.listener_picker import ListenerPicker
 from widgets.compare import ComparePanel
 from widgets.data_picker import SUGGESTED_DOMAIN, DataPicker
 from widgets.domain_picker import DomainPicker
@@ -39,6 +40,7 @@ class WizardApp:
         self.data = DataPicker(self.session, data=str(data) if data is not None else None)
         self.budget = BudgetPicker(self.session, minutes=minutes, presets=presets)
         self.domain = DomainPicker(self.session, domain=domain)
+        self.listener = ListenerPicker(self.session)
         self.run = RunPanel(self.session, ensure_data=self.data.load)
         self.leaderboard = LeaderboardPanel(self.session)
         self.compare = ComparePanel(self.session)
@@ -59,7 +61,7 @@ class WizardApp:
             next_buttons.append(button)
         pages = [
             ui.VBox([self.data.widget, next_buttons[0]]),
-            ui.VBox([self.budget.widget, self.domain.widget, next_buttons[1]]),
+            ui.VBox([self.budget.widget, self.listener.widget, self.domain.widget, next_buttons[1]]),
             self.run.widget,
             ui.VBox([self.leaderboard.widget, self.compare.widget, self.downloads.widget]),
             self.errors.widget,

@@ -47,6 +47,7 @@ class LiveProgress(FitCallback):
         self.preparation_row = ui.HBox([self.preparation, self.preparation_text], layout=ui.Layout(display="none"))
         self.preparations: dict[str, tuple[int, int]] = {}
         self.headline = ui.HTML()
+        self.listener = ui.HTML()  # which pretrained model the search starts from, or why it trains from scratch
         self.table = ui.HTML()
         self.figure = go.FigureWidget(layout=_curves_layout())
         self.trials: dict[str, dict] = {}
@@ -57,8 +58,8 @@ class LiveProgress(FitCallback):
         self._started: float | None = None
         self._time_limit = 1.0
         self._finished = threading.Event()
-        self.widget = ui.VBox([self.preparation_row, ui.HBox([self.progress, self.progress_text]), self.headline,
-                               self.table, self.figure])
+        self.widget = ui.VBox([self.listener, self.preparation_row, ui.HBox([self.progress, self.progress_text]),
+                               self.headline, self.table, self.figure])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -76,6 +77,7 @@ class LiveProgress(FitCallback):
             self.figure.data = []
             self.table.value = ""
             self.headline.value = ""
+            self.listener.value = ""
             self.progress.value = 0
             self.progress.bar_style = "info"
             self.progress_text.value = ""
@@ -101,8 +103,24 @@ class LiveProgress(FitCallback):
             self.preparation_text.value = (f"{stage}: {total} clips ready" if done >= total
                                            else f"{stage}: {done} of {total} clips")
 
+    def on_pretrained(self, info: dict) -> None:
+        scratch = not info.get("pretrained")
+        self.listener.value = badge("from scratch" if scratch else "pretrained") + " " + escape(info.get("listener", ""))
+
+    def on_download(self, name: str, done: int, total: int) -> None:
+        with self._lock:
+            self.preparation_row.layout.display = "flex"
+            self.preparation.max = max(total, 1)
+            self.preparation.value = min(done, max(total, 1))
+            self.preparation.bar_style = "success" if total and done >= total else "info"
+            self.preparation_text.value = (f"downloading the pretrained listener once: {name}, "
+                                           f"{done / 1e6:.1f} of {total / 1e6:.1f} MB")
+
     def on_search_start(self, info: dict) -> None:
-        self._started = time.time()
+        # the budget's clock started with fit (data preparation and the encoder pass count), not now
+        self._started = float(info.get("fit_started") or time.time())
+        if info.get("listener") and not self.listener.value:
+            self.on_pretrained(info)
         self._time_limit = max(float(info["time_limit"]), 1.0)
         self._finished.clear()
         self.progress.max = self._time_limit

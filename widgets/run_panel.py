@@ -72,7 +72,7 @@ class RunPanel:
     def _fit(self, predictor) -> None:
         try:
             predictor.fit(self.session.train, time_limit=self.session.time_limit, presets=self.session.presets,
-                          callbacks=[self.live])
+                          pretrained=self.session.pretrained, callbacks=[self.live])
         except Exception as error:  # shown in the page, never a traceback
             self.error = f"{type(error).__name__}: {error}"
             self.status.value = message(f"The search ended without a model: {self.error}", "error")
@@ -88,7 +88,8 @@ class RunPanel:
                                  + f"Best trial <b>{escape(best['trial_id'])}</b> ({escape(best['model'])}, "
                                  f"{escape(best['size'])}), validation WER <b>{percent(best['val_wer'])}</b>. "
                                  f"Saved in <code>{escape(predictor.path)}</code>{report_note}."
-                                 + "".join(f"<br>{escape(line)}" for line in small_data_steps(predictor.fit_summary)))
+                                 + "".join(f"<br>{escape(line)}" for line in listener_steps(predictor.fit_summary)
+                                           + small_data_steps(predictor.fit_summary)))
             self.session.set_predictor(predictor)
         finally:
             self.start_button.disabled = False
@@ -105,6 +106,12 @@ class RunPanel:
         if self.thread is not None:
             self.thread.join(timeout)
         return not self.running
+
+
+def listener_steps(summary: dict) -> list[str]:
+    """Which pretrained listener the search started from, or why it trained from scratch (one sentence)."""
+    listener = (summary.get("pretrained") or {}).get("listener")
+    return [listener] if listener else []
 
 
 def small_data_steps(summary: dict) -> list[str]:

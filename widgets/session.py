@@ -50,6 +50,7 @@ class Session:
         self.custom_vocabulary: list[str] = []
         self.time_limit = 180.0
         self.presets = "default"
+        self.pretrained: str | None = "auto"  # widgets/listener_picker.py: "auto", a hub id, or None (from scratch)
         self.predictor = None
         self._evaluations: dict[str | None, dict] = {}
         self._listeners: dict[str, list[Callable]] = defaultdict(list)

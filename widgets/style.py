@@ -27,7 +27,8 @@ CSS = """
 """
 
 STATUS_COLOURS = {"running": "#1565c0", "ok": "#2e7d32", "failed": "#b00020", "pruned": "#8d6e63",
-                  "stopped": "#6a1b9a", "learned nothing": "#e65100"}
+                  "stopped": "#6a1b9a", "learned nothing": "#e65100", "pretrained": "#2e7d32",
+                  "from scratch": "#e65100"}
 
 
 def escape(value) -> str:

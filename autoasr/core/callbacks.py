@@ -20,9 +20,18 @@ class FitCallback:
         """Data preparation before (and between) trials: ``done`` of ``total`` clips of ``stage``
         (e.g. "logmel features of demo:train") are ready."""
 
+    def on_download(self, name: str, done: int, total: int) -> None:
+        """A pretrained model's file is being downloaded (once, into the Hugging Face cache): ``done`` of
+        ``total`` bytes of file ``name``."""
+
+    def on_pretrained(self, info: dict) -> None:
+        """Which pretrained model the search starts from, before any data is prepared: ``info["listener"]`` (a
+        sentence for the learner), ``pretrained`` (the encoders), ``pretrained_origin`` and ``pretrained_reason``
+        (why none, or what was skipped)."""
+
     def on_search_start(self, info: dict) -> None:
-        """``info``: time_limit, presets, num_train, num_tuning, search_space (names to choices),
-        pretrained (the pretrained encoders searched) and pretrained_reason (why none, or what was skipped)."""
+        """``info``: time_limit, fit_started (Unix seconds: the budget's clock started then), presets, num_train,
+        num_tuning, search_space (names to choices) and what :meth:`on_pretrained` was told."""
 
     def on_trial_start(self, trial_id: str, config: dict) -> None:
         pass
@@ -69,9 +78,12 @@ class PrintProgress(FitCallback):
             self._print(f"forecast: {info['forecast_text']}")
         if info.get("pretrained"):
             self._print("pretrained encoders in the search: " + "; ".join(info["pretrained"]))
-        if info.get("pretrained_reason"):
-            self._print(f"{'pretrained' if info.get('pretrained') else 'no pretrained candidate'}: "
-                        f"{info['pretrained_reason']}")
+        if info.get("pretrained") and info.get("pretrained_reason"):
+            self._print(f"pretrained: {info['pretrained_reason']}")
+
+    def on_download(self, name, done, total):
+        if total and done >= total:  # the bar itself is drawn by the hub client (tqdm)
+            self._print(f"downloaded {name} ({total / 1e6:.1f} MB)")
 
     def on_trial_start(self, trial_id, config):
         summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())

@@ -2,7 +2,9 @@
 
 The order, first match wins: the ``pretrained`` argument (CLI ``--pretrained``), else ``$AUTOASR_PRETRAINED``
 (entries separated by ``os.pathsep``), else a Whisper model already in the local Hugging Face cache (looked
-up offline: nothing is downloaded unless the user names a hub id), else none, with the reason.
+up offline), else the default model (``openai/whisper-tiny.en``) downloaded once into that cache where the
+network allows (:mod:`autoasr.models.hub_download`), else none, with the reason: the search then trains from
+scratch. ``pretrained=None`` opts out of all of it.
 
 Each entry is a wav2vec2 checkpoint (a ``.safetensors`` file or a folder of them, see
 :mod:`autoasr.models.wav2vec2`), a Whisper model folder (``config.json`` + ``model.safetensors``, the
@@ -22,6 +24,7 @@ from autoasr.models.wav2vec2 import (
     PretrainedEncoder,
     PretrainedEncoders,
 )
+from autoasr.models.hub_download import DEFAULT_MODEL, DownloadProgress, ModelUnavailable, fetch_model
 from autoasr.models.wav2vec2 import available_pretrained_encoders as wav2vec2_encoders
 
 WHISPER_KIND = "whisper"
@@ -79,8 +82,9 @@ def whisper_encoder(source: str) -> PretrainedEncoder:
                              parameters=parameters, kind=WHISPER_KIND, source=source)
 
 
-def cached_whisper_source(cache: str | None = None) -> str | None:
-    """The smallest Whisper model with safetensors weights in the local Hugging Face cache (offline lookup)."""
+def cached_whisper_source(cache: str | None = None, exact: str | None = None) -> str | None:
+    """The smallest Whisper model with safetensors weights in the local Hugging Face cache (offline lookup);
+    with ``exact``, that hub id or None."""
     try:
         from huggingface_hub import scan_cache_dir
 
@@ -89,16 +93,22 @@ def cached_whisper_source(cache: str | None = None) -> str | None:
         return None
     found = []
     for repo in info.repos:
-        if repo.repo_type != "model" or "whisper" not in repo.repo_id.lower():
+        if repo.repo_type != "model" or "whisper" not in repo.repo_id.lower() or exact not in (None, repo.repo_id):
             continue
         if any(file.file_name.endswith(".safetensors") for revision in repo.revisions for file in revision.files):
             found.append((repo.size_on_disk, repo.repo_id))
     return min(found)[1] if found else None
 
 
-def _resolve_entry(entry: str) -> tuple[list[PretrainedEncoder], list[str]]:
-    """The encoders one entry names, and the problems met."""
+def _resolve_entry(entry: str, on_download: DownloadProgress | None = None) -> tuple[list[PretrainedEncoder], list[str]]:
+    """The encoders one entry names, and the problems met. A hub id not in the local cache is fetched first
+    (safetensors only, with progress), so no weights are downloaded later inside the budget."""
     path = Path(entry).expanduser()
+    if _looks_like_hub_id(entry) and cached_whisper_source(exact=entry) is None:
+        try:
+            fetch_model(entry, on_progress=on_download)
+        except ModelUnavailable as error:
+            return [], [f"{entry}: {error}"]
     if (path.is_dir() and _is_whisper_folder(path)) or _looks_like_hub_id(entry):
         try:
             return [whisper_encoder(entry)], []
@@ -111,26 +121,53 @@ def _resolve_entry(entry: str) -> tuple[list[PretrainedEncoder], list[str]]:
     return list(found), problems
 
 
-def available_pretrained_encoders(pretrained: str | Path | list | None = None) -> PretrainedEncoders:
-    """Every encoder at hand (see the module's docstring for the order). Empty, with ``.reason``, when none is."""
-    if pretrained is None:
-        configured = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-        entries = [p for p in configured.split(os.pathsep) if p] if configured else []
+AUTO = "auto"
+
+
+def _opted_out(pretrained) -> bool:
+    return pretrained is None or pretrained is False or pretrained == [] or pretrained == () or (
+        isinstance(pretrained, str) and pretrained.strip().lower() in ("", "none", "no", "off"))
+
+
+def _automatic_entries(on_download: DownloadProgress | None) -> tuple[list[str], str, str]:
+    """(entries, origin, reason) of the automatic choice: ``$AUTOASR_PRETRAINED``, else the smallest Whisper
+    model in the local Hugging Face cache, else the default model, downloaded once where the network allows."""
+    configured = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if configured:
+        return [p for p in configured.split(os.pathsep) if p], f"${ENVIRONMENT_VARIABLE}", ""
+    cached = cached_whisper_source()
+    if cached is not None:
+        return [cached], "the local Hugging Face cache", ""
+    try:
+        fetch_model(DEFAULT_MODEL, on_progress=on_download)
+    except ModelUnavailable as error:
+        return [], "", (f"no pretrained listener: {DEFAULT_MODEL} is not on this machine and could not be "
+                        f"downloaded ({error}); set {ENVIRONMENT_VARIABLE} to a copy of its folder")
+    return [DEFAULT_MODEL], "downloaded once into the local Hugging Face cache", ""
+
+
+def available_pretrained_encoders(pretrained: str | Path | list | None = AUTO,
+                                  on_download: DownloadProgress | None = None) -> PretrainedEncoders:
+    """Every encoder at hand (see the module's docstring for the order). Empty, with ``.reason``, when none is.
+
+    ``pretrained="auto"`` (the default) looks in ``$AUTOASR_PRETRAINED``, then the local Hugging Face cache, then
+    downloads :data:`~autoasr.models.hub_download.DEFAULT_MODEL` (``on_download`` hears its progress);
+    ``None`` (or ``[]``, ``"none"``) asks for no pretrained encoder. ``.origin`` says where the encoders came from.
+    """
+    if _opted_out(pretrained):
+        return PretrainedEncoders(reason="not asked for: pretrained=None (--no-pretrained) trains from scratch")
+    origin = "named by the caller"
+    if isinstance(pretrained, str) and pretrained.strip().lower() == AUTO:
+        entries, origin, reason = _automatic_entries(on_download)
         if not entries:
-            cached = cached_whisper_source()
-            if cached is None:
-                return PretrainedEncoders(reason=(
-                    f"no pretrained encoder configured: pass --pretrained (a Whisper hub id such as "
-                    f"openai/whisper-tiny.en or its folder, or a wav2vec2 checkpoint) or set {ENVIRONMENT_VARIABLE}; "
-                    "no Whisper model is in the local Hugging Face cache"))
-            entries = [cached]
+            return PretrainedEncoders(reason=reason)
     else:
         entries = [str(p) for p in (pretrained if isinstance(pretrained, (list, tuple)) else [pretrained])]
     encoders, problems = [], []
     for entry in entries:
-        found, met = _resolve_entry(entry)
+        found, met = _resolve_entry(entry, on_download)
         encoders += found
         problems += met
     if not encoders:
         return PretrainedEncoders(reason="no usable pretrained encoder: " + "; ".join(problems))
-    return PretrainedEncoders(encoders, reason="; ".join(f"skipped {p}" for p in problems))
+    return PretrainedEncoders(encoders, reason="; ".join(f"skipped {p}" for p in problems), origin=origin)

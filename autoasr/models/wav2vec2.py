@@ -64,9 +64,10 @@ class PretrainedEncoder:
 class PretrainedEncoders(list):
     """A list of :class:`PretrainedEncoder` that also says why it is empty (or what was skipped)."""
 
-    def __init__(self, encoders=(), reason: str = ""):
+    def __init__(self, encoders=(), reason: str = "", origin: str = ""):
         super().__init__(encoders)
         self.reason = reason
+        self.origin = origin  # where they were found: "the local Hugging Face cache", "downloaded now ...", ...
 
 
 def save_wav2vec2_checkpoint(model: Wav2Vec2Model, config: dict, path: str | Path,

@@ -125,6 +125,13 @@ FINE_TUNING_MAX_LEARNING_RATE = 3e-4  # the search's rates (5e-4 to 5e-3) would 
 SIZE_ORDER = ("tiny", "small", "medium")
 
 
+def searches_model_families(preset) -> bool:
+    """Whether ``preset`` chooses among model families (and so can try a pretrained encoder's): not ``single``."""
+    from autogluon.common import space
+
+    return isinstance(preset.space.get("model"), space.Categorical)
+
+
 def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
     """``preset`` (an :class:`autoasr.search.presets.Preset`) with the encoders in its search: ``wav2vec2`` /
     ``whisper`` among the searched model families and, where the preset has a portfolio, the Whisper heads
@@ -139,7 +146,7 @@ def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
     from autogluon.common import space
 
     models = preset.space.get("model")
-    if not encoders or not isinstance(models, space.Categorical):
+    if not encoders or not searches_model_families(preset):
         return preset
     kinds = {"whisper" if encoder.kind == "whisper" else "wav2vec2" for encoder in encoders}
     choices = list(models.data) + [kind for kind in ("whisper", "wav2vec2") if kind in kinds and kind not in models.data]
@@ -153,8 +160,9 @@ def with_pretrained_candidates(preset, encoders: list[PretrainedEncoder]):
 
 
 def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
-    """What a search says about pretrained encoders: ``pretrained`` (the encoders it may fine-tune) and
-    ``pretrained_reason`` (why none, or what was skipped). ``preset`` is the one after
+    """What a search says about pretrained encoders: ``pretrained`` (the encoders it may fine-tune),
+    ``pretrained_reason`` (why none, or what was skipped), ``pretrained_origin`` (where they were found) and
+    ``listener`` (one sentence for the learner: which pretrained model the search starts from, or why none). ``preset`` is the one after
     :func:`with_pretrained_candidates`.
     """
     searched = bool(encoders) and "pretrained_checkpoints" in preset.extra
@@ -163,8 +171,14 @@ def pretrained_search_info(preset, encoders: PretrainedEncoders) -> dict:
                   f"({', '.join(encoder.name for encoder in encoders)}) are not tried: use presets 'default'")
     else:
         reason = getattr(encoders, "reason", "")
+    origin = getattr(encoders, "origin", "")
+    if searched:
+        names = ", ".join(encoder.name for encoder in encoders)
+        listener = f"Starting from the pretrained listener {names}" + (f" ({origin})" if origin else "") + "."
+    else:
+        listener = f"Training from scratch: {reason or 'no pretrained encoder'}."
     return {"pretrained": [encoder.describe() for encoder in encoders] if searched else [],
-            "pretrained_reason": reason}
+            "pretrained_reason": reason, "pretrained_origin": origin if searched else "", "listener": listener}
 
 
 def resolve_trial_config(config: dict, encoders: list[PretrainedEncoder], labels: list[str] = ()) -> dict:
