@@ -96,6 +96,7 @@ def test_a_whisper_model_in_the_hf_cache_is_the_default(tiny_whisper_dir, tmp_pa
     assert cached_whisper_source(str(tmp_path)) == "someone/whisper-tiny-test"
     monkeypatch.setattr("autoasr.models.encoder_sources.cached_whisper_source", lambda **_: "someone/whisper-tiny-test")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     encoders = available_pretrained_encoders()
     assert [e.source for e in encoders] == ["someone/whisper-tiny-test"]
 

@@ -24,7 +24,7 @@ from autoasr.models.wav2vec2 import (
     PretrainedEncoder,
     PretrainedEncoders,
 )
-from autoasr.models.hub_download import DEFAULT_MODEL, DownloadProgress, ModelUnavailable, fetch_model
+from autoasr.models.hub_download import DEFAULT_MODEL, DownloadProgress, ModelUnavailable, fetch_model, hub_cache
 from autoasr.models.wav2vec2 import available_pretrained_encoders as wav2vec2_encoders
 
 WHISPER_KIND = "whisper"
@@ -88,7 +88,7 @@ def cached_whisper_source(cache: str | None = None, exact: str | None = None) ->
     try:
         from huggingface_hub import scan_cache_dir
 
-        info = scan_cache_dir(cache)
+        info = scan_cache_dir(cache or hub_cache())
     except Exception:  # no cache folder yet
         return None
     found = []

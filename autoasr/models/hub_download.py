@@ -75,6 +75,14 @@ def hub_endpoint(environ=None) -> str:
     return (environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 
+def hub_cache(environ=None) -> str:
+    """The Hugging Face cache folder, read now (``huggingface_hub`` reads ``HF_HUB_CACHE`` once, at import)."""
+    from huggingface_hub import constants
+
+    environ = os.environ if environ is None else environ
+    return environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
+
+
 def fetched_files(repo_files: list[str]) -> list[str]:
     """The files of a repo autoasr fetches (see :data:`FETCHED_PATTERNS`)."""
     return [name for name in repo_files
@@ -134,8 +142,9 @@ def fetch_model(repo_id: str = DEFAULT_MODEL, on_progress: DownloadProgress | No
     bar = _reporting_bar(on_progress)
     try:
         for name in fetched_files(repo_files):
-            folder = Path(hf_hub_download(repo_id, name, revision=info.sha, endpoint=endpoint, tqdm_class=bar,
-                                          etag_timeout=timeout)).parent
+            # the default revision ("main"), so the cache records the ref that offline lookups by hub id follow
+            folder = Path(hf_hub_download(repo_id, name, endpoint=endpoint, tqdm_class=bar, etag_timeout=timeout,
+                                          cache_dir=hub_cache(environ))).parent
     except Exception as error:
         raise ModelUnavailable(f"the download of {repo_id} from {endpoint} stopped ({type(error).__name__}: "
                                f"{str(error).splitlines()[0][:160] if str(error) else ''}); run it again to "

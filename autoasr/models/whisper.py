@@ -46,13 +46,16 @@ def _from_pretrained(loader, source: str, **options):
         except Exception as error:
             raise WhisperUnavailable(f"cannot load a Whisper model from the folder {local}: {_first_line(error)} "
                                      "(it needs config.json and model.safetensors)") from None
+    from autoasr.models.hub_download import ModelUnavailable, fetch_model, hub_cache
+
     try:
-        return loader.from_pretrained(source, local_files_only=True, **options)
+        return loader.from_pretrained(source, local_files_only=True, cache_dir=hub_cache(), **options)
     except Exception:
-        pass  # not cached: the hub may still have it
+        pass  # not cached: fetch it the one way autoasr downloads (safetensors only, a short timeout, progress)
     try:
-        return loader.from_pretrained(source, **options)
-    except Exception as error:
+        fetch_model(source)
+        return loader.from_pretrained(source, local_files_only=True, cache_dir=hub_cache(), **options)
+    except (ModelUnavailable, OSError, ValueError) as error:
         raise WhisperUnavailable(f"cannot get the Whisper model '{source}': not a folder, not in the local Hugging "
                                  f"Face cache, and the hub did not provide it ({_first_line(error)}); give a local "
                                  "folder or a hub id reachable from here") from None

@@ -162,6 +162,7 @@ def build_model_card(predictor) -> dict:
         },
         "data": {"train": data.get("train"), "tuning": data.get("tuning"),
                  "skipped_rows": len(data.get("skipped_rows", []) or [])},
+        "pretrained": (summary.get("pretrained") or {}).get("listener"),
         "budget": {"time_limit_seconds": summary.get("time_limit", saved.get("time_limit")),
                    "fit_seconds": summary.get("fit_seconds"), "trials": summary.get("trials", len(leaderboard)),
                    "trials_ok": summary.get("trials_ok"), "stopped_by_user": summary.get("stopped_by_user")},
@@ -202,6 +203,8 @@ def build_run_card(predictor) -> dict:
                           "seed + its position"},
         "domain": predictor.domain,
         "presets": predictor.presets,
+        # which pretrained model the fit started from and where it was found, or why it trained from scratch
+        "pretrained": (predictor.fit_summary or saved.get("fit_summary") or {}).get("pretrained"),
         "time_limit_seconds": (predictor.fit_summary or {}).get("time_limit", saved.get("time_limit")),
         "best_trial_id": predictor.best_trial_id,
         "trials": trials,
@@ -242,6 +245,7 @@ def render_model_card(card: dict) -> str:
         (f"| Latency (one typical tuning clip, 1 CPU thread) | {model['latency_ms']} ms (real-time factor "
          f"{model.get('real_time_factor')}); weights {model.get('size_mb')} MB |" if model.get("latency_ms") is not None
          else "| Latency | not measured |"),
+        *([f"| Pretrained listener | {card['pretrained']} |"] if card.get("pretrained") else []),
         f"| Budget | {budget.get('time_limit_seconds')} s time limit, {budget.get('trials')} trials "
         f"({budget.get('trials_ok')} finished) |",
         f"| Created | {card['created']} |",
