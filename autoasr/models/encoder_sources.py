@@ -77,6 +77,8 @@ def whisper_encoder(source: str) -> PretrainedEncoder:
     config = whisper_config(source)
     parameters = _safetensors_parameters(local) if local.is_dir() else 0
     name = source.rstrip("/").rsplit("/", 1)[-1]
+    if local.is_dir() and local.resolve().parent.name == "snapshots":  # a copied Hugging Face cache snapshot
+        name = local.resolve().parent.parent.name.split("--")[-1]
     return PretrainedEncoder(name, Path(source), {"d_model": config.d_model, "encoder_layers": config.encoder_layers,
                                                   "num_mel_bins": config.num_mel_bins},
                              parameters=parameters, kind=WHISPER_KIND, source=source)
