@@ -46,6 +46,14 @@ ones; trials that fall behind the median stop early so their time goes to new id
 becomes the model you use.
 """
 
+LISTENER = """
+**A pretrained listener.** The search starts from Whisper tiny.en, a model that has heard 680,000 hours of
+speech: it keeps Whisper's *encoder* (its ears) frozen and trains small heads on your clips, which takes
+seconds. It comes from the local Hugging Face cache, from a copy your teacher set up (`AUTOASR_PRETRAINED`), or is
+downloaded once (about 155 MB). Without a network the search trains from scratch and the first line of its
+output says why. `pretrained = None` below trains from scratch on purpose: compare the two!
+"""
+
 BUDGET = """
 **Why budgets matter.** The `time_limit` is a promise for the whole `fit`: preparing features,
 training and the final check. More time buys more trials and longer training, so usually a lower
@@ -66,11 +74,12 @@ def quickstart():
 You will train and compare several speech-recognition models on a small corpus of spoken digits
 and commands, watch the search live, and use the winner to transcribe audio. No ASR knowledge
 needed: you only decide the **data**, a **time budget** and a **domain**.
-""" + WER + GLOSSARY),
+""" + LISTENER + WER + GLOSSARY),
         code("""
 time_limit = 180   # seconds for the whole search (try 60 for a first look, 600 for a better model)
 data = "demo"      # "demo" (spoken offline by eSpeak NG), a manifest file or a corpus folder
 domain = "commands"
+pretrained = "auto"   # "auto": start from Whisper tiny.en (cached, or downloaded once); None: from scratch
 """, parameters=True),
         md("""
 ## 1. Data
@@ -84,14 +93,15 @@ from autoasr import ASRPredictor, load_dataset
 train, test = load_dataset(data, split=("train", "test"))
 train.summary(), test.summary()
 """),
-        md("## 2. Search, live\n" + SEARCH + "\nThe table and the curves below update while the search runs."),
+        md("## 2. Search, live\n" + SEARCH + "\nThe first line says which pretrained listener the search starts from "
+           "(or why it trains from scratch); the table and the curves below update while the search runs."),
         code("""
 from widgets import LiveProgress
 
 progress = LiveProgress()
 display(progress)
 predictor = ASRPredictor(path="autoasr_runs/quickstart", domain=domain, verbosity=0)
-predictor.fit(train, time_limit=time_limit, callbacks=[progress]);
+predictor.fit(train, time_limit=time_limit, pretrained=pretrained, callbacks=[progress]);
 """),
         md("## 3. The leaderboard: one row per trial, best first"),
         code("""
@@ -605,6 +615,7 @@ time_limit = 150           # seconds of training (2-3 minutes is enough for a ha
 words = "yes, no, left, right, stop, go"   # your words: 5-10 short ones that sound different
 takes = 5                  # takes of each word; the last round is kept aside to test
 fake_microphone = None     # None: your microphone. "espeak", or a manifest/folder of clips of the words
+pretrained = "auto"        # "auto": start from Whisper tiny.en (cached, or downloaded once); None: from scratch
 """, parameters=True),
         md("""
 ## 1. Record
@@ -632,8 +643,10 @@ recording
 ## 2. Train on your takes
 The takes of the last round are the **test** set: the model never trains on them, so they show how it
 does on a new take of your voice. From the others, the search keeps a few aside as its *tuning set*
-to compare trials — it has very little data, so expect a few trials to learn nothing in the time.
-"""),
+to compare trials. Starting from the pretrained listener, the first model that knows your words is ready
+within seconds (a small classifier on Whisper's encoder); from scratch there is very little data, so expect
+a few trials to learn nothing in the time.
+""" + LISTENER),
         code("""
 from autoasr import ASRPredictor, load_dataset
 from widgets import LiveProgress
@@ -645,14 +658,15 @@ train, test = load_dataset(recording.manifest, split=("train", "test"))
 progress = LiveProgress()
 display(progress)
 predictor = ASRPredictor(path="autoasr_runs/your_voice/run", verbosity=0)
-predictor.fit(train, time_limit=time_limit, callbacks=[progress])
+predictor.fit(train, time_limit=time_limit, pretrained=pretrained, callbacks=[progress])
 predictor.leaderboard()[["trial_id", "model", "size", "val_wer", "epochs", "stop_reason"]]
 """),
         md("""
 ## 3. Try it live
 Say one of your words: the best model writes what it heard. Tick *every trained model* to see
-what the others make of the same take. Try a word it never learned, too: a model like this only
-knows the letters of its words, so it writes something close to one of them.
+what the others make of the same take. Try a word it never learned, too: a classifier on the pretrained
+listener (size `pooled…`) knows only your words, so it answers with the closest one; a model that spells
+letters (from scratch) writes something close to one of them.
 """),
         code("""
 from widgets.try_live import TryLive

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -172,3 +173,45 @@ def repeated_words_manifest(corpus: Path, folder: Path, train_only: bool = False
         writer.writerows({**row, "audio": str(corpus.parent / row["audio"])} for row in rows
                          if counts[row["text"]] > 1 and (not train_only or row["split"] == "train"))
     return manifest
+
+
+@pytest.fixture
+def served_model(whisper_dir, tmp_path) -> Path:
+    """The shared tiny.en folder as a hub repo holds it: also pickled, TensorFlow and Flax copies nobody should fetch."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for file in whisper_dir.iterdir():
+        (folder / file.name).symlink_to(file)
+    for extra in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"):
+        (folder / extra).write_bytes(b"not for autoasr")
+    return folder
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens here once the socket is closed
+
+
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    """The hub client allowed online again, with an empty cache of its own (tests/conftest.py sets it offline).
+    Call it with an endpoint: the hub is on loopback, never the internet (the client's own default endpoint
+    is pointed at a closed local port, so a request that missed the setting fails here at once)."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("AUTOASR_PRETRAINED", raising=False)
+
+    def serve(endpoint: str) -> None:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)  # read at import: set both
+        monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+
+    serve(f"http://127.0.0.1:{closed_port()}")
+    return serve

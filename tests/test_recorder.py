@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from loopback_hub import LoopbackHub
 
 from widgets.recorder import Recorder, pcm_to_samples, samples_to_pcm, write_wav
 from widgets.record_dataset import RecordDataset, confusions, parse_prompts, plan_takes
@@ -155,3 +156,28 @@ def test_notebook_06_runs_headless_with_espeak_clips_as_the_microphone(spoken_wo
     assert "| heard:" in text and "test WER" in text
     confusion = "".join("".join(o.get("data", {}).get("text/html", "")) for o in cells[-1]["outputs"])
     assert "said" in confusion and all(word in confusion for word in WORDS)  # the confusion table is shown
+    # tests/conftest.py keeps the hub offline: the notebook says so and trains from scratch
+    assert "autoasr: Training from scratch: no pretrained listener" in text and "HF_HUB_OFFLINE" in text
+
+
+def test_notebook_06_with_a_hub_and_an_empty_cache_leads_with_the_pretrained_listener_without_a_flag(
+        spoken_words, served_model, online, tmp_path):
+    """What a learner on a fresh machine gets: the kernel downloads tiny.en (from a loopback hub here) and a
+    pretrained row leads, though the notebook names no model."""
+    papermill = pytest.importorskip("papermill")
+    output = tmp_path / NOTEBOOK.name
+    with LoopbackHub({"openai/whisper-tiny.en": served_model}) as hub:
+        online(hub.endpoint)  # the kernel inherits this process's environment
+        papermill.execute_notebook(str(NOTEBOOK), str(output), cwd=str(tmp_path), kernel_name="python3",
+                                   progress_bar=False, parameters={"time_limit": 30, "words": ", ".join(WORDS),
+                                                                   "takes": 3, "fake_microphone": str(spoken_words)})
+        assert hub.downloads("model.safetensors")
+    cells = [cell for cell in json.loads(output.read_text())["cells"] if cell["cell_type"] == "code"]
+    outputs = [output for cell in cells for output in cell.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert "autoasr: Starting from the pretrained listener whisper-tiny.en (downloaded once" in text
+    board = "".join("".join(o.get("data", {}).get("text/plain", "")) for cell in cells
+                    if "predictor.leaderboard()" in "".join(cell["source"]) for o in cell["outputs"])
+    first_row = next(line.split() for line in board.splitlines() if line.split()[:1] == ["0"])  # the table's row 0
+    assert first_row[2] == "whisper", board  # a head on the pretrained encoder leads

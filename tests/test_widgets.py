@@ -257,6 +257,8 @@ def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished
     assert len(live.figure.data) == len(live.trials)
     assert sum(len(trace.x) for trace in live.figure.data) >= 1  # at least one epoch drawn
     assert live.progress.bar_style == "success" and live.progress.value > 0
+    assert "from scratch" in live.listener.value  # tests/conftest.py: offline, an empty cache
+    assert "Training from scratch: no pretrained listener" in run.status.value  # the finished run says it too
     fit_seconds = finished_app.session.predictor.fit_summary["fit_seconds"]
     assert fit_seconds < 18 + 15  # the budget is kept (with slack for a loaded machine)
     assert run.start_button.disabled is False and run.stop_button.disabled is True
@@ -415,6 +417,50 @@ def test_live_progress_shows_feature_preparation_before_the_search():
     assert progress.preparation.bar_style == "success" and "400 clips ready" in progress.preparation_text.value
     progress.reset()
     assert progress.preparation_row.layout.display == "none" and not progress.preparations
+
+
+def test_live_progress_says_which_listener_shows_its_download_and_counts_the_budget_from_the_fit_start():
+    progress = LiveProgress()
+    progress.on_pretrained({"pretrained": [], "listener": "Training from scratch: offline: HF_HUB_OFFLINE is set."})
+    assert "from scratch" in progress.listener.value and "HF_HUB_OFFLINE" in progress.listener.value
+    progress.on_pretrained({"pretrained": ["whisper-tiny.en: ..."],
+                            "listener": "Starting from the pretrained listener whisper-tiny.en (downloaded once)."})
+    assert "pretrained</span> Starting from the pretrained listener whisper-tiny.en" in progress.listener.value
+    progress.on_download("model.safetensors", 30_000_000, 75_539_400)
+    assert progress.preparation_row.layout.display == "flex" and progress.preparation.bar_style == "info"
+    assert progress.preparation_text.value.endswith("model.safetensors, 30.0 of 75.5 MB")
+    progress.on_download("model.safetensors", 75_539_400, 75_539_400)
+    assert progress.preparation.bar_style == "success"
+    fit_started = time.time() - 40  # preparation and the encoder pass took 40 s before the search began
+    progress.on_search_start({"time_limit": 60, "presets": "default", "num_train": 10, "num_tuning": 2,
+                              "fit_started": fit_started})
+    time.sleep(1.3)  # one tick of the budget bar
+    assert progress.progress.value >= 40 and progress.progress_text.value.startswith(("40 s", "41 s", "42 s"))
+    progress.on_search_end(pandas.DataFrame())
+    assert progress.progress_text.value.startswith("done: 4")
+
+
+def test_the_wizard_offers_a_pretrained_listener_on_by_default_with_sizes_and_costs(tmp_path, monkeypatch):
+    from widgets.listener_picker import RECOMMENDED, ListenerPicker
+    from widgets.session import Session
+
+    monkeypatch.delenv("AUTOASR_PRETRAINED", raising=False)
+    session = Session(output=tmp_path)
+    picker = ListenerPicker(session)
+    assert picker.enabled.description == RECOMMENDED and picker.enabled.value and session.pretrained == "auto"
+    labels = [label for label, _ in picker.choice.options]
+    assert [value for _, value in picker.choice.options] == ["auto", "openai/whisper-tiny", "openai/whisper-base"]
+    assert "~155 MB" in labels[0] and "(not measured here)" in labels[2] and "not measured" not in labels[0]
+    assert "downloaded once when you press <b>Start</b>" in picker.details.value  # the test cache is empty
+    assert "10-20 one-second clips a second" in picker.details.value
+    picker.choice.value = "openai/whisper-base"
+    assert session.pretrained == "openai/whisper-base" and "about 295 MB" in picker.details.value
+    picker.enabled.value = False
+    assert session.pretrained is None and picker.choice.disabled and "Trains from scratch" in picker.details.value
+    monkeypatch.setenv("AUTOASR_PRETRAINED", "/srv/models/whisper-tiny.en")
+    picker.enabled.value = True
+    picker.choice.value = "auto"
+    assert "copy your teacher set up" in picker.details.value and "/srv/models/whisper-tiny.en" in picker.details.value
 
 
 def test_print_progress_prints_the_first_and_last_preparation_line_and_few_between():
