@@ -67,6 +67,8 @@ def command_fit(arguments) -> int:
         refit = predictor.fit_summary["refit"]
         print(f"\nrefit on all data: trial {refit['trial_id']} is trial {refit['refit_of']}'s configuration trained "
               f"on the training and tuning data; its val_wer is trial {refit['refit_of']}'s")
+    if predictor.fit_summary.get("ended_early"):
+        print(f"\nended before the budget: {predictor.fit_summary['ended_early']}")
     print(f"\nbest model: trial {predictor.best_trial_id}; saved in {predictor.path}")
     test_result = predictor.evaluate(arguments.test_data, return_details=True) if arguments.test_data else None
     if test_result is not None:
@@ -119,6 +121,13 @@ def command_models(arguments) -> int:
     size = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
     print(f"{arguments.model}: {size / 1e6:.0f} MB in {folder}")
     return 0
+
+
+def _add_models_command(commands) -> None:
+    models = commands.add_parser("models", help="download a pretrained listener once into the Hugging Face cache")
+    models.add_argument("--model", default="openai/whisper-tiny.en", help="hub id (default: openai/whisper-tiny.en)")
+    models.add_argument("--list", action="store_true", help="the listeners offered, their sizes and costs")
+    models.set_defaults(handler=command_models)
 
 
 def command_demo(arguments) -> int:
@@ -226,11 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="autoasr_runs/demo")
     _add_pretrained_arguments(demo)
     demo.set_defaults(handler=command_demo)
-
-    models = commands.add_parser("models", help="download a pretrained listener once into the Hugging Face cache")
-    models.add_argument("--model", default="openai/whisper-tiny.en", help="hub id (default: openai/whisper-tiny.en)")
-    models.add_argument("--list", action="store_true", help="the listeners offered, their sizes and costs")
-    models.set_defaults(handler=command_models)
+    _add_models_command(commands)
 
     fit = commands.add_parser("fit", help="train and compare models on DATA within a time limit")
     fit.add_argument("data")

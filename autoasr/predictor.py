@@ -96,6 +96,7 @@ class ASRPredictor:
         self._refit: dict = {}  # what the last fit's refit on all data did (fit_summary["refit"])
         self._ensemble: str | None = None  # the ensemble row of the last fit: "ok" or why not
         self._pretrained: dict = {}  # the pretrained listener of the last fit, or why none (fit_summary["pretrained"])
+        self._ended_early = ""  # why the last fit used less than its budget (fit_summary["ended_early"])
         self._stop_requested = threading.Event()
 
     @property
@@ -128,13 +129,10 @@ class ASRPredictor:
         kept in training where the speakers allow), else utterances (:func:`autoasr.data.split.split_tuning`).
         ``backend="ray"`` runs ``num_workers`` trials at a time on a local Ray started on demand or on
         the cluster at ``ray_address``, with Ray Tune's ``searcher`` (random, bayes) and ``scheduler``
-        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id such as
-        ``openai/whisper-tiny.en`` or its folder, a wav2vec2 checkpoint, a folder of them or a list) adds
-        pretrained encoders to the search, a Whisper encoder's heads first. The default, ``"auto"``, takes
-        ``$AUTOASR_PRETRAINED``, else a Whisper model in the local Hugging Face cache, else downloads
-        ``openai/whisper-tiny.en`` once into that cache (before the budget's clock starts; progress reaches
-        ``on_download``); ``None`` trains from scratch. Without an encoder the search goes on from scratch and
-        says why: ``on_search_start``'s ``listener``, a printed line, and ``fit_summary["pretrained"]``.
+        (ASHA, FIFO), through AutoGluon's Ray executor. ``pretrained`` (a Whisper hub id or folder, wav2vec2
+        checkpoints, a list) adds pretrained encoders, their heads first; ``"auto"`` (default, see
+        :func:`~autoasr.models.encoder_sources.available_pretrained_encoders`) may download tiny.en once, before the
+        clock starts; ``None`` trains from scratch. Which, or why none: a printed line, ``fit_summary["pretrained"]``.
 
         Every finished trial is timed on a typical tuning utterance (``latency_ms`` on one CPU thread,
         ``rtf``) and sized (``size_mb``). With ``max_latency_ms`` / ``max_size_mb`` the best model is
@@ -143,7 +141,7 @@ class ASRPredictor:
 
         ``zero_shot`` (``"auto"``, ``"none"``, ``"whisper"``, ``"pocketsphinx"`` or a list; default
         ``$AUTOASR_ZERO_SHOT``, else auto) adds leaderboard rows for pretrained recognizers used as they are,
-        scored on the tuning set before training and inside the budget: ``whisper-zero-shot`` (the Whisper
+        scored on the tuning set after the first trial, inside the budget: ``whisper-zero-shot`` (the Whisper
         model of ``pretrained``) and ``pocketsphinx`` (when installed and the training words are English);
         either may win. ``fit_summary["zero_shot"]`` says what each did, or why it was skipped.
 
@@ -160,15 +158,11 @@ class ASRPredictor:
             raise ValueError(f"unknown backend '{backend}' (choose local or ray)")
         callbacks = self._with_printed_progress(callbacks)
         preset = self._named_preset(presets)
-        # a first download of the default model (once per machine) happens before the budget's clock starts
-        encoders = self._pretrained_encoders(pretrained, preset, callbacks)
+        encoders = self._pretrained_encoders(pretrained, preset, callbacks)  # a first download: before the clock
         started = time.time()
         self._book.limits = parse_limits(max_latency_ms, max_size_mb)
         preset = with_pretrained_candidates(preset, encoders)
-        self._pretrained = pretrained_search_info(preset, encoders)
-        # the learner hears it whatever the verbosity, before anything else happens
-        print(f"autoasr: {self._pretrained['listener']}", flush=True)
-        emit(callbacks, "on_pretrained", dict(self._pretrained))
+        self._announce_listener(preset, encoders, callbacks)
         self._open_run(resume)
 
         domain = self.domain_spec
@@ -186,11 +180,6 @@ class ASRPredictor:
                                                                self.domain_spec)
         self._announce(started, time_limit, preset, encoders, train, tuning, seed, callbacks,
                        zero_shot={"planned": list(zero_shot_configs), "skipped": dict(self._zero_shot)})
-        share = reference_share(train.texts, bool(preset.extra.get("clip_labels")))
-        reference_deadline = time.time() + share * max(started + time_limit - time.time(), 0.0)
-        self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
-                               .run(zero_shot_configs, reference_deadline))
-
         plan = self._plan(started, time_limit, preset, train, tuning, refit, backend, encoders)
         torch.set_num_threads(training_threads())
         settings = SearchSettings(preset=preset, domain=self.domain_spec, seed=seed, callbacks=callbacks,
@@ -198,10 +187,28 @@ class ASRPredictor:
                                   ray_address=ray_address, searcher=searcher, scheduler=scheduler)
         search = SearchRun(self._book, self._folder, features, self.vocabulary, plan, settings, train, tuning,
                            self._stop_requested)
+        # yardsticks after a first usable model (zero-shot Whisper took 16 s for 8 clips before any head trained)
+        search.after_first_trial = lambda: self._reference_rows(zero_shot_configs, train, tuning, preset, started,
+                                                                time_limit, callbacks)
         search.run()
         self._refit = search.refit_note
         self._ensemble = search.ensemble_outcome
+        self._ended_early = search.ended_early
         return self._finish(started, time_limit, features, train, callbacks)
+
+    def _announce_listener(self, preset: Preset, encoders: PretrainedEncoders, callbacks: list) -> None:
+        """Which pretrained model the search starts from, or why none: said whatever the verbosity, first."""
+        self._pretrained = pretrained_search_info(preset, encoders)
+        print(f"autoasr: {self._pretrained['listener']}", flush=True)
+        emit(callbacks, "on_pretrained", dict(self._pretrained))
+
+    def _reference_rows(self, configs: dict, train: Dataset, tuning: Dataset, preset: Preset, started: float,
+                        time_limit: float, callbacks: list) -> None:
+        """Score the pretrained recognizers' rows within their share of the time left (``fit_summary["zero_shot"]``)."""
+        share = reference_share(train.texts, bool(preset.extra.get("clip_labels")))
+        deadline = time.time() + share * max(started + time_limit - time.time(), 0.0)
+        self._zero_shot.update(ReferenceRows(self._book, self._folder, tuning, typical_clip(tuning), callbacks)
+                               .run(configs, deadline))
 
     def _plan(self, started, time_limit, preset, train: Dataset, tuning: Dataset, refit, backend, encoders) -> BudgetPlan:
         """The search's budget from now on, with the refit's and the k-fold ranking's shares where they are planned
@@ -288,6 +295,7 @@ class ASRPredictor:
             **({"refit": dict(self._refit)} if self._refit else {}),
             **({"speaker_augmentation": dict(self._speakers)} if self._speakers else {}),
             **({"ensemble": self._ensemble} if self._ensemble else {}),
+            **({"ended_early": self._ended_early} if self._ended_early else {}),
         }
         self.save()
         trained = [t for t in trials if t.get("train_seconds")]
@@ -409,4 +417,7 @@ class ASRPredictor:
         predictor.fit_summary = saved.get("fit_summary", {})
         predictor._book.limits = saved.get("limits") or {}
         predictor._book.replace_all(folder.load_trials())
+        saved_best = saved.get("best_trial_id")  # the model in use when saved (select_best may have chosen it)
+        if saved_best in predictor.trials and predictor.trials[saved_best]["status"] == "ok":
+            predictor._book.best_trial_id = saved_best
         return predictor

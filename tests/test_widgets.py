@@ -236,6 +236,13 @@ def finished_app(tiny_corpus, tmp_path_factory):
     """The wizard after one short search on the tiny corpus, started with the Start button."""
     app = build_app(data=str(tiny_corpus), minutes=0.3, output=tmp_path_factory.mktemp("wizard"))
     assert app.session.domain == "general"  # a path gives no domain suggestion
+    app.mid_search = []
+
+    def transcribe_the_first_model(predictor):  # the Transcribe step, pressed while the search still runs
+        if not app.mid_search:
+            app.mid_search.append((app.run.running, app.transcribe.transcribe(), time.time() - started))
+
+    app.session.on("trial", transcribe_the_first_model)
     started = time.time()
     app.run.start_button.click()
     assert app.run.running and app.run.start_button.disabled and not app.run.stop_button.disabled
@@ -262,6 +269,13 @@ def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished
     fit_seconds = finished_app.session.predictor.fit_summary["fit_seconds"]
     assert fit_seconds < 18 + 15  # the budget is kept (with slack for a loaded machine)
     assert run.start_button.disabled is False and run.stop_button.disabled is True
+
+
+def test_the_transcribe_step_works_with_the_first_model_while_the_search_goes_on(finished_app):
+    running, outputs, seconds = finished_app.mid_search[0]
+    assert running and seconds < finished_app.elapsed  # before the search ended
+    assert len(outputs) == 1 and outputs[0][0] == "001" and not outputs[0][1].startswith("(failed")
+    assert finished_app.session.running is None  # the finished run is the session's predictor now
 
 
 def test_results_appear_in_the_leaderboard_compare_errors_and_transcribe_panels(finished_app):

@@ -6,11 +6,24 @@ from typing import Callable
 
 import ipywidgets as ui
 
+from autoasr.core.callbacks import FitCallback
 from autoasr.export.bundle import write_run_report
 from widgets.domain_picker import domain_for_run
 from widgets.live_progress import LiveProgress
 from widgets.session import Session
 from widgets.style import escape, message, note, percent
+
+
+class _FirstModels(FitCallback):
+    """Tells the session when a trial has a usable model while the search goes on (event ``"trial"``), so the
+    Transcribe step works with the first model within seconds instead of after the whole budget."""
+
+    def __init__(self, session: Session, predictor):
+        self.session, self.predictor = session, predictor
+
+    def on_trial_end(self, trial: dict) -> None:
+        if trial.get("status") == "ok":
+            self.session.emit("trial", self.predictor)
 
 
 class RunPanel:
@@ -71,8 +84,10 @@ class RunPanel:
 
     def _fit(self, predictor) -> None:
         try:
+            self.session.running = predictor
             predictor.fit(self.session.train, time_limit=self.session.time_limit, presets=self.session.presets,
-                          pretrained=self.session.pretrained, callbacks=[self.live])
+                          pretrained=self.session.pretrained,
+                          callbacks=[self.live, _FirstModels(self.session, predictor)])
         except Exception as error:  # shown in the page, never a traceback
             self.error = f"{type(error).__name__}: {error}"
             self.status.value = message(f"The search ended without a model: {self.error}", "error")
@@ -92,6 +107,7 @@ class RunPanel:
                                            + small_data_steps(predictor.fit_summary)))
             self.session.set_predictor(predictor)
         finally:
+            self.session.running = None
             self.start_button.disabled = False
             self.stop_button.disabled = True
 
@@ -109,9 +125,11 @@ class RunPanel:
 
 
 def listener_steps(summary: dict) -> list[str]:
-    """Which pretrained listener the search started from, or why it trained from scratch (one sentence)."""
+    """Which pretrained listener the search started from, or why it trained from scratch, and why it ended before
+    its budget when it did (a sentence each)."""
     listener = (summary.get("pretrained") or {}).get("listener")
-    return [listener] if listener else []
+    ended = summary.get("ended_early")
+    return ([listener] if listener else []) + ([f"It finished before its budget: {ended}."] if ended else [])
 
 
 def small_data_steps(summary: dict) -> list[str]:

@@ -52,6 +52,7 @@ class Session:
         self.presets = "default"
         self.pretrained: str | None = "auto"  # widgets/listener_picker.py: "auto", a hub id, or None (from scratch)
         self.predictor = None
+        self.running = None  # the predictor of a search in progress: its first trained models transcribe already
         self._evaluations: dict[str | None, dict] = {}
         self._listeners: dict[str, list[Callable]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -104,14 +105,23 @@ class Session:
             self._evaluations.clear()
         self.emit("results", predictor)
 
+    def current_predictor(self):
+        """The running search's predictor once it has a trained model (usable while the search goes on), else the
+        last finished one, else None."""
+        running = self.running
+        if running is not None and running.best_trial_id is not None:
+            return running
+        return self.predictor
+
     def new_run_path(self) -> Path:
         return self.output / f"run_{time.strftime('%Y%m%d_%H%M%S')}_{int(time.time() * 1000) % 1000:03d}"
 
     def finished_trials(self) -> list[str]:
         """Trial ids with a usable model, best first."""
-        if self.predictor is None:
+        predictor = self.current_predictor()
+        if predictor is None:
             return []
-        board = self.predictor.leaderboard()
+        board = predictor.leaderboard()
         return list(board.loc[board["status"] == "ok", "trial_id"]) if not board.empty else []
 
     def evaluation(self, trial_id: str | None = None) -> dict | None:

@@ -52,6 +52,7 @@ class TranscribePanel:
         self.upload.observe(self._on_upload, names="value")
         self.transcribe_button.on_click(self.transcribe)
         session.on("results", lambda predictor: self.refresh())
+        session.on("trial", lambda predictor: self.refresh())  # the first models, while the search goes on
         session.on("data", lambda dataset: self._fill_clips())
         self.widget = ui.VBox([
             ui.HTML("<h3>Transcribe</h3>"),
@@ -70,8 +71,13 @@ class TranscribePanel:
         if self.clip.options and self.clip.value is None:
             self.clip.value = self.clip.options[0][1]
 
+    def _predictor(self):
+        return self.session.current_predictor()
+
     def refresh(self) -> None:
-        board = self.session.predictor.leaderboard()
+        if self._predictor() is None:
+            return
+        board = self._predictor().leaderboard()
         finished = board[board["status"] == "ok"]
         self.models.options = [(f"{r.trial_id} {r.model} {r.size} (val WER {percent(r.val_wer)})", r.trial_id)
                                for r in finished.itertuples()]
@@ -94,9 +100,10 @@ class TranscribePanel:
 
     def transcribe(self, _button=None) -> list[tuple[str, str]]:
         """Transcripts of the selected clip by each selected model, as (trial id, text) pairs."""
-        predictor = self.session.predictor
-        if predictor is None:
-            self.results.value = message("Run a search first (step 3).", "error")
+        predictor = self._predictor()
+        if predictor is None or predictor.best_trial_id is None:
+            self.results.value = message("Run a search first (step 3): its first model appears here within seconds.",
+                                         "error")
             return []
         if not self.clip.value or not self.models.value:
             self.results.value = message("Choose a clip and at least one model.", "error")

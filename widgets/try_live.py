@@ -44,7 +44,7 @@ class TryLive:
 
     def transcribe(self, samples: np.ndarray) -> list[tuple[str, str]]:
         """(trial id, transcript) for the best model, then the others when ``every_model`` is ticked."""
-        predictor = self.session.predictor
+        predictor = self.session.current_predictor()  # a search in progress transcribes with its first models
         if predictor is None:
             self.words.value = message("Train a model first: there is nothing to transcribe with yet.", "error")
             self.outputs = []
@@ -64,7 +64,7 @@ class TryLive:
         return self.outputs
 
     def _table(self) -> str:
-        board = self.session.predictor.leaderboard().set_index("trial_id")
+        board = self.session.current_predictor().leaderboard().set_index("trial_id")
         rows = [[escape(trial_id), escape(board.loc[trial_id, "model"]) if trial_id in board.index else "",
                  percent(board.loc[trial_id, "val_wer"]) if trial_id in board.index else "",
                  f"<b>{escape(text) or '<i>(nothing)</i>'}</b>"] for trial_id, text in self.outputs]

@@ -9,6 +9,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -38,6 +39,11 @@ from autoasr.training.trial import (
     new_trial_record,
     run_recorded_trial,
 )
+
+
+# trained trials with no tuning error after which the exploration ends: one may be luck on a few clips (the
+# tuning set of a learner's 50 takes holds 8), two tied at zero is what k-fold ranking and the refit are for
+PERFECT_TRIALS_TO_STOP = 2
 
 
 def searched_part(config: dict) -> dict:
@@ -83,14 +89,19 @@ class SearchRun:
         self.refit_note: dict = {}  # fit_summary["refit"]: what the refit on all data did, or why it did not run
         self.ensemble_outcome: str | None = None  # what the ensemble row did, or why it was skipped
         self.kfold_note: dict = {}  # the finalists' k-fold ranking (autoasr.search.kfold): its winner is refit
+        # run once the first trial has ended (the reference rows: a usable trained model comes before yardsticks)
+        self.after_first_trial: Callable[[], None] | None = None
+        self.ended_early: str = ""  # why the search spent less than its budget, when it did
 
     def run(self) -> None:
         """The whole search; Ctrl-C ends it early and keeps what finished."""
         try:
             if self.settings.backend == "ray" and self._searchable():
+                self._first_trial_ended()  # trials run elsewhere: the reference rows go first, as before
                 self._explore_on_ray()
             else:
                 self._explore_locally()
+            self._first_trial_ended()  # no trial ran: the reference rows still do
             # the ensemble row's few seconds come out of the continuation (a preset without one has a single
             # trial or baselines: the ensemble gets what the decoder choice leaves); the refit comes last, on the
             # trained winner (never the ensemble)
@@ -103,6 +114,22 @@ class SearchRun:
         except KeyboardInterrupt:
             pass
         self.book.refresh_best()
+
+    def _first_trial_ended(self) -> None:
+        hook, self.after_first_trial = self.after_first_trial, None
+        if hook is not None:
+            hook()
+
+    def _nothing_left_to_learn(self) -> bool:
+        """Whether :data:`PERFECT_TRIALS_TO_STOP` trained trials already read every tuning clip right: more
+        configurations can only tie them, so the time goes to ranking the tied ones (k-fold) and the refit."""
+        perfect = [t for t in self.book.records() if t.get("status") == "ok" and t.get("val_wer") == 0.0
+                   and not t.get("recognizer") and not is_combined(t)]
+        if len(perfect) < PERFECT_TRIALS_TO_STOP:
+            return False
+        self.ended_early = (f"{len(perfect)} trained models already read every tuning clip right, so the search "
+                            "stopped trying new configurations and did not continue training the winner")
+        return True
 
     def _searchable(self) -> bool:
         return any(not isinstance(value, (str, int, float)) for value in self.settings.preset.space.values())
@@ -130,7 +157,8 @@ class SearchRun:
             fine_tunes = trains_encoder_weights(config)
             self.run_trial(config, lambda: self.plan.trial_deadline(
                 now, self._epoch_seconds(), self._epoch_seconds(latest_only=True) if fine_tunes else ()), reporter)
-            if self.stop_requested.is_set():
+            self._first_trial_ended()
+            if self.stop_requested.is_set() or self._nothing_left_to_learn():
                 end_search()
 
         already_tried = [searched_part(t["config"]) for t in self.book.records()
@@ -226,6 +254,10 @@ class SearchRun:
         if deadline - time.time() < preset.min_trial_seconds:
             return
         parent = self.book[best_id]
+        if parent.get("val_wer") == 0.0:  # it reads every tuning clip right: more epochs have nothing to aim at
+            self.ended_early = self.ended_early or (f"the winner (trial {best_id}) already reads every tuning clip "
+                                                    "right, so it was not trained further")
+            return
         state = load_weights(self.folder.trial_dir(parent["trial_id"]) / MODEL_WEIGHTS_FILE)
         # half the rate, annealed to the deadline: the winner settles instead of wandering off its checkpoint
         config = {**searched_part(parent["config"]), "learning_rate": parent["config"]["learning_rate"] * 0.5,
