@@ -216,3 +216,24 @@ def test_transcribe_json_has_words_with_timestamps(robust_digit_model, long_reco
     assert all(0 <= w["start"] < w["end"] <= long_result["duration"] for w in long_result["words"])
     in_process = transcribe_with_words(robust_digit_model, [short])[0]
     assert results[0]["text"] == in_process.text
+
+
+def test_a_zero_shot_row_gives_its_text_without_word_times_for_short_and_long_audio(long_recording, fsdd_dir):
+    """A pretrained recognizer used as it is has no CTC frames to time words by: ``--json`` still gives its text
+    (it crashed on its missing frontend), each item one segment, no word times."""
+    from autoasr.inference.recognizers import load_recognizer, pocketsphinx_available
+
+    if not pocketsphinx_available():
+        pytest.skip("PocketSphinx is not installed (pip install pocketsphinx)")
+    from autoasr.core.text import DIGIT_WORDS
+
+    model = load_recognizer({"kind": "pocketsphinx", "config": {"model": "pocketsphinx", "words": list(DIGIT_WORDS)}})
+    path, words, _spans = long_recording
+    short = sorted((fsdd_dir / "recordings").glob("3_jackson_*.wav"))[0]
+    timed = transcribe_with_words(model, [str(short), str(path)])
+    assert [item.words for item in timed] == [[], []]
+    assert timed[0].text == model.transcribe([str(short)])[0] and timed[0].duration == pytest.approx(0.3, abs=0.4)
+    assert len(timed[1].segments) == 1 and timed[1].duration > 40
+    # cut at its pauses, not read as one piece: a grammar of one or two words per piece wrote about one per take
+    assert len(words) * 0.75 <= len(timed[1].text.split()) <= len(words) * 2
+    assert transcribe_long(model, str(path)).text == timed[1].text

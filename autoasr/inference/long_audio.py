@@ -227,15 +227,26 @@ def fixed_chunks(num_frames: int, settings: SegmentationSettings = SegmentationS
 
 
 def _recognizer(model):
-    """A TrainedModel or exported model from whatever was given (an ASRPredictor gives its best model)."""
-    if getattr(model, "reads_text_only", False):
-        raise ValueError(f"word timestamps come from CTC outputs, which the {model.config.get('model')} row (a "
-                         "pretrained recognizer used as it is) does not have: transcribe() gives its text")
-    if hasattr(model, "network") or hasattr(model, "run"):
+    """A TrainedModel, exported model or pretrained recognizer from whatever was given (an ASRPredictor gives its
+    best model)."""
+    if hasattr(model, "network") or hasattr(model, "run") or getattr(model, "reads_text_only", False):
         return model
     if hasattr(model, "model") and callable(model.model):
         return model.model()
     raise TypeError(f"cannot transcribe with {type(model).__name__}")
+
+
+def _texts_without_words(model, audio: list) -> list[TimedTranscript]:
+    """A pretrained recognizer used as it is writes text, not CTC frames: its transcripts (long items cut at
+    pauses, as :meth:`transcribe` does), each whole item one segment, and no word times."""
+    from autoasr.data.audio import as_samples
+
+    results = []
+    for item, text in zip(audio, model.transcribe(list(audio))):
+        duration = len(as_samples(item, model.sample_rate)) / model.sample_rate
+        name = str(item) if not isinstance(item, np.ndarray) else "<array>"
+        results.append(TimedTranscript(name, text, duration, [], [Segment(0.0, duration, text, [])]))
+    return results
 
 
 def _symbols(model) -> tuple[str, ...]:
@@ -397,6 +408,8 @@ def transcribe_long(model, audio, settings: SegmentationSettings = SegmentationS
     ASRPredictor; ``audio`` a path or a float array at the model's sample rate.
     """
     model = _recognizer(model)
+    if getattr(model, "reads_text_only", False):
+        return _texts_without_words(model, [audio])[0]
     source = _Source(audio, model.sample_rate)
     energies = frame_energies(source, settings)
     if settings.segmentation == "fixed":
@@ -438,8 +451,11 @@ def _keep_owned_words(segments: list[Segment], overlap: float) -> None:
 def transcribe_with_words(model, audio: list, settings: SegmentationSettings = SegmentationSettings(),
                           long_audio_seconds: float = LONG_AUDIO_SECONDS) -> list[TimedTranscript]:
     """Transcripts with word timestamps for each item: long recordings are segmented, short ones
-    are transcribed whole (as :meth:`TrainedModel.transcribe` does)."""
+    are transcribed whole (as :meth:`TrainedModel.transcribe` does). A pretrained recognizer used as it is (a
+    zero-shot row) gives its text with no word times: they come from CTC outputs, which it does not have."""
     model = _recognizer(model)
+    if getattr(model, "reads_text_only", False):
+        return _texts_without_words(model, audio)
     frame_seconds = output_frame_seconds(model)
     symbols = _symbols(model)
     results: list[TimedTranscript | None] = [None] * len(audio)
