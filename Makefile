@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_TIME_LIMIT ?= 180
 FSDD ?= ../shared/data/fsdd
 
-.PHONY: install models models-if-online demo test lab app app-check bench bench-suite bench-portfolio clean browser-deps
+.PHONY: install models models-if-online demo test test-fast lab app app-check bench bench-suite bench-portfolio clean browser-deps
 
 # the editable install maps the packages present when it ran: a new top-level package means reinstall
 $(STAMP): pyproject.toml autoasr/__init__.py widgets/__init__.py
@@ -37,6 +37,11 @@ demo: $(STAMP) models-if-online
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q --durations=25
+
+# the fast tier, for between two edits (under 2 minutes): no fits of several seconds, no browser, no Ray
+# (tests marked slow, browser or ray in tests/; `make test` runs them all)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not ray" --durations=10
 
 lab: $(STAMP) models-if-online
 	$(BIN)/python -m jupyterlab --ip=127.0.0.1 --no-browser notebooks/

@@ -77,3 +77,13 @@ def test_select_prints_the_pareto_front_and_keeps_a_latency_limit(fitted_dir, tm
     impossible = run_cli("select", copy, "--max-size-mb", "0.000001")
     assert impossible.returncode == 2 and "no finished model is within" in impossible.stderr
     assert "Traceback" not in impossible.stderr
+
+
+def test_fit_and_demo_start_from_the_pretrained_listener_unless_told_not_to():
+    from autoasr.cli import _pretrained_choice, build_parser
+
+    parser = build_parser()
+    assert _pretrained_choice(parser.parse_args(["demo"])) == "auto"
+    assert _pretrained_choice(parser.parse_args(["fit", "data.csv"])) == "auto"
+    assert _pretrained_choice(parser.parse_args(["demo", "--no-pretrained"])) is None
+    assert _pretrained_choice(parser.parse_args(["fit", "data.csv", "--pretrained", "a", "--pretrained", "b"])) == ["a", "b"]

@@ -44,6 +44,7 @@ from autoasr.training.trial import (
 # trained trials with no tuning error after which the exploration ends: one may be luck on a few clips (the
 # tuning set of a learner's 50 takes holds 8), two tied at zero is what k-fold ranking and the refit are for
 PERFECT_TRIALS_TO_STOP = 2
+PRETRAINED_FAMILIES = ("whisper", "wav2vec2")
 
 
 def searched_part(config: dict) -> dict:
@@ -121,11 +122,20 @@ class SearchRun:
             hook()
 
     def _nothing_left_to_learn(self) -> bool:
-        """Whether :data:`PERFECT_TRIALS_TO_STOP` trained trials already read every tuning clip right: more
-        configurations can only tie them, so the time goes to ranking the tied ones (k-fold) and the refit."""
-        perfect = [t for t in self.book.records() if t.get("status") == "ok" and t.get("val_wer") == 0.0
+        """Whether every pretrained head of the portfolio has run and :data:`PERFECT_TRIALS_TO_STOP` trained trials
+        read every tuning clip right: more configurations can only tie them, so the time goes to ranking the tied
+        ones (k-fold) and the refit. The heads all run first: on a learner's 75 clips of three voices (sc_small) the
+        k-fold ranking chose the fine-tuned top layer among four perfect heads, and its refit read the unseen
+        speakers with 2.8% errors; stopped after the first two, the choice was the layers' average at 5.5%."""
+        records = self.book.records()
+        perfect = [t for t in records if t.get("status") == "ok" and t.get("val_wer") == 0.0
                    and not t.get("recognizer") and not is_combined(t)]
         if len(perfect) < PERFECT_TRIALS_TO_STOP:
+            return False
+        tried = {(t["config"].get("model"), t["config"].get("size")) for t in records}
+        heads = {(c.get("model"), c.get("size")) for c in self.settings.preset.portfolio
+                 if c.get("model") in PRETRAINED_FAMILIES}
+        if not heads <= tried:
             return False
         self.ended_early = (f"{len(perfect)} trained models already read every tuning clip right, so the search "
                             "stopped trying new configurations and did not continue training the winner")
