@@ -27,6 +27,18 @@ WHISPER_DIR = Path(os.environ.get("AUTOASR_WHISPER", SHARED_DIR / "models" / "wh
 FSDD_DIR = Path(os.environ.get("AUTOASR_FSDD", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fsdd"))
 
 
+# fixtures that fit or train for tens of seconds (session- or module-scoped, so their cost lands on whichever test
+# asks first): every test that uses one belongs to the slow tier, which `make test-fast` leaves out
+SLOW_FIXTURES = {"trained_predictor", "robust_digit_model", "finished_app", "pretrained_run", "finished_run",
+                 "searched"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def fsdd_dir() -> Path:
     if not (FSDD_DIR / "recordings").is_dir():

@@ -30,6 +30,7 @@ def run_copy(trained_predictor, tmp_path):
     return ASRPredictor.load(folder)
 
 
+@pytest.mark.slow
 def test_fit_and_save_write_both_cards(trained_predictor):
     folder = trained_predictor.path
     for name in (MODEL_CARD_MD, MODEL_CARD_JSON, RUN_CARD_JSON):
@@ -89,6 +90,7 @@ def test_card_renders_without_a_finished_trial(tmp_path):
     assert "# Model card" in render_model_card(card)
 
 
+@pytest.mark.slow
 def test_a_finished_run_reopens_in_a_new_process(run_copy):
     """Leaderboard, per-epoch histories, plots and the model, from the files alone."""
     script = f"""

@@ -31,6 +31,7 @@ def fitted_dir(tiny_corpus, tmp_path_factory):
     return output
 
 
+@pytest.mark.slow
 def test_leaderboard_json_lists_trials_with_the_contract_fields(fitted_dir):
     result = run_cli("leaderboard", fitted_dir, "--json")
     trials = json.loads(result.stdout)
@@ -41,6 +42,7 @@ def test_leaderboard_json_lists_trials_with_the_contract_fields(fitted_dir):
         assert isinstance(trial["config"], dict) and trial["end_time"] >= trial["start_time"]
 
 
+@pytest.mark.slow
 def test_evaluate_json_and_transcribe_json(fitted_dir, tiny_corpus):
     evaluation = json.loads(run_cli("evaluate", fitted_dir, tiny_corpus, "--json").stdout)
     assert {"wer", "cer", "num_utterances"} <= set(evaluation)
@@ -51,6 +53,7 @@ def test_evaluate_json_and_transcribe_json(fitted_dir, tiny_corpus):
     assert [t["audio"] for t in transcripts] == files and all(isinstance(t["text"], str) for t in transcripts)
 
 
+@pytest.mark.slow
 def test_bad_input_gives_one_clear_line_and_no_traceback(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("path_to_audio,words\nx.wav,hello\n")
     assert main(["inspect", str(tmp_path / "m.csv")]) == 2
@@ -62,6 +65,7 @@ def test_bad_input_gives_one_clear_line_and_no_traceback(tmp_path, capsys):
     assert result.returncode == 2 and "not an autoasr run" in result.stderr
 
 
+@pytest.mark.slow
 def test_select_prints_the_pareto_front_and_keeps_a_latency_limit(fitted_dir, tmp_path):
     import shutil
 

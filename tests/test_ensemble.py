@@ -176,6 +176,7 @@ def test_an_ensemble_saved_as_kind_ensemble_reloads_from_its_trial_folder_and_fr
     assert "member" in ensemble.export_refusal
 
 
+@pytest.mark.slow
 def test_a_tiny_search_records_an_ensemble_row_that_reloads_transcribes_and_refuses_export(tiny_corpus, tmp_path,
                                                                                           monkeypatch):
     """A 45 s search on the embedded demo corpus: the ensemble row of its best trials is on the leaderboard,

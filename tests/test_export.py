@@ -74,6 +74,7 @@ def _max_log_prob_difference(trained: TrainedModel, exported, audio: list) -> fl
     return worst
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("export_format", ["onnx", "torchscript"])
 def test_exported_model_transcribes_fsdd_test_takes_exactly_like_pytorch(export_format, robust_digit_model,
                                                                            test_takes, tmp_path):
@@ -154,6 +155,7 @@ def test_exported_files_describe_themselves(robust_digit_model, tmp_path):
     assert script.frontend_settings == frontend
 
 
+@pytest.mark.slow
 def test_cli_exports_a_run_and_evaluates_and_transcribes_the_onnx_file(trained_predictor, fsdd_subset, tmp_path):
     run = trained_predictor.path
     output = tmp_path / "exported" / "digits.onnx"
@@ -178,6 +180,7 @@ def test_cli_exports_a_run_and_evaluates_and_transcribes_the_onnx_file(trained_p
     assert "Traceback" not in leaderboard.stderr
 
 
+@pytest.mark.slow
 def test_export_of_a_missing_model_is_one_clear_line(tmp_path):
     result = run_cli("export", tmp_path / "nothing-here", "--output", tmp_path / "x.onnx")
     assert result.returncode == 2

@@ -156,6 +156,7 @@ def test_an_int8_export_is_smaller_keeps_its_metadata_and_its_frontend_in_float(
         export_model(model, tmp_path / "pooled.pt", format="torchscript", quantize="int8")
 
 
+@pytest.mark.slow
 def test_zero_shot_rows_still_refuse_export_in_one_plain_line(tmp_path):
     """A recognizer used as it is has no CTC outputs: ``export_model`` and the CLI say so (no traceback)."""
     spec = {"kind": "pocketsphinx", "config": {"words": ["one", "two"], "normalizer": "digits"}}

@@ -1,9 +1,12 @@
 """Real speech end to end: a 60 s search on the official FSDD training takes, scored on its test takes."""
 import time
 
+import pytest
+
 from autoasr import ASRPredictor, load_dataset
 
 
+@pytest.mark.slow
 def test_sixty_second_search_on_fsdd_learns_real_spoken_digits(fsdd_dir, tmp_path):
     train, test = load_dataset(fsdd_dir, split=("train", "test"), domain="digits")
     predictor = ASRPredictor(path=tmp_path / "fsdd", domain="digits", verbosity=0)

@@ -97,6 +97,7 @@ def kfold_run(tiny_whisper_dir, tiny_corpus, tmp_path_factory):
     return predictor, time.time() - started
 
 
+@pytest.mark.slow
 def test_a_tiny_corpus_ranks_its_tied_heads_by_speaker_folds_and_refits_the_winner(kfold_run):
     predictor, seconds = kfold_run
     assert seconds <= 25 * 1.1 + 10

@@ -198,6 +198,7 @@ def test_words_and_times_from_ctc_alignment():
     assert words[1].start == pytest.approx(10.14) and words[1].end == pytest.approx(10.22)
 
 
+@pytest.mark.slow
 def test_transcribe_json_has_words_with_timestamps(robust_digit_model, long_recording, fsdd_dir, tmp_path):
     from autoasr.export.writers import export_model
 

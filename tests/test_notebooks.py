@@ -64,6 +64,7 @@ def test_every_committed_notebook_is_what_build_notebooks_writes():
     assert not stale, f"regenerate with `python notebooks/build_notebooks.py`: {stale} differ from build_notebooks.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [name for name in GUIDES if name not in RUN_ELSEWHERE])
 def test_notebook_runs_headless_top_to_bottom(name, tiny_corpus, tmp_path):
     papermill = pytest.importorskip("papermill")
@@ -89,6 +90,7 @@ def test_notebook_runs_headless_top_to_bottom(name, tiny_corpus, tmp_path):
         assert "ready to download: report.html, use_and_export-best-model.zip" in text
 
 
+@pytest.mark.slow
 def test_app_notebook_builds_the_wizard(tmp_path):
     papermill = pytest.importorskip("papermill")
     output = tmp_path / "app.ipynb"

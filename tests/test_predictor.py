@@ -47,6 +47,7 @@ def searched(tiny_corpus, tmp_path_factory):
     return predictor, recorder, time.time() - started
 
 
+@pytest.mark.slow
 def test_search_runs_several_trials_of_different_families_within_the_time_limit(searched):
     predictor, _, seconds = searched
     leaderboard = predictor.leaderboard()
@@ -123,6 +124,7 @@ def test_transcribe_accepts_arrays_and_single_items(searched, tiny_corpus):
     assert isinstance(predictor.transcribe(np.zeros(8000, dtype=np.float32))[0], str)
 
 
+@pytest.mark.slow
 def test_stop_ends_a_running_search_gracefully_and_keeps_the_best_model(tiny_corpus, tmp_path):
     predictor = ASRPredictor(path=tmp_path / "stopped", domain="commands", verbosity=0)
 
@@ -139,6 +141,7 @@ def test_stop_ends_a_running_search_gracefully_and_keeps_the_best_model(tiny_cor
     assert (predictor.path / "best" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_resume_keeps_finished_trials_and_adds_new_ones(searched, tiny_corpus, tmp_path):
     import shutil
 
@@ -184,6 +187,7 @@ def test_select_best_within_a_latency_limit_changes_and_saves_the_best_model(sea
     assert list(run.pareto_front("latency_ms")["latency_ms"]) == sorted(run.pareto_front("latency_ms")["latency_ms"])
 
 
+@pytest.mark.slow
 def test_fit_with_a_latency_limit_keeps_the_best_model_within_it(searched, tiny_corpus, tmp_path):
     import shutil
 
@@ -200,6 +204,7 @@ def test_fit_with_a_latency_limit_keeps_the_best_model_within_it(searched, tiny_
     assert not unreachable.fit_summary["limits_met"] and "was kept" in unreachable.fit_summary["limits_note"]
 
 
+@pytest.mark.slow
 def test_random_baseline_never_continues_its_winner(tiny_corpus, tmp_path):
     # the baselines of the benchmark must stay what they say: random search alone, no continuation phase
     predictor = ASRPredictor(path=tmp_path / "random", domain="commands", verbosity=0)

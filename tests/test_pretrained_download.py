@@ -117,6 +117,7 @@ def test_a_fit_without_a_flag_downloads_the_listener_and_leads_with_it_and_the_n
         assert again.fit_summary["pretrained"]["pretrained_origin"] == "the local Hugging Face cache"
 
 
+@pytest.mark.slow
 def test_offline_a_fit_trains_from_scratch_and_says_why(tiny_corpus, tmp_path, capsys):
     from autoasr import ASRPredictor, load_dataset
 
@@ -130,6 +131,7 @@ def test_offline_a_fit_trains_from_scratch_and_says_why(tiny_corpus, tmp_path, c
     assert "HF_HUB_OFFLINE" in (predictor.path / "run_card.json").read_text()
 
 
+@pytest.mark.slow
 def test_autoasr_models_fetches_once_and_then_says_it_is_there(served_model, tmp_path):
     environment = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HUB_CACHE": str(tmp_path / "cache"),
                    "PYTHONPATH": str(ROOT)}

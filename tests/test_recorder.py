@@ -140,6 +140,7 @@ def test_the_wizard_has_a_your_voice_step_that_turns_takes_into_the_data(tmp_pat
     assert app.tabs.selected_index == 1  # on to the budget
 
 
+@pytest.mark.slow
 def test_notebook_06_runs_headless_with_espeak_clips_as_the_microphone(spoken_words, tmp_path):
     papermill = pytest.importorskip("papermill")
     output = tmp_path / NOTEBOOK.name
@@ -160,6 +161,7 @@ def test_notebook_06_runs_headless_with_espeak_clips_as_the_microphone(spoken_wo
     assert "autoasr: Training from scratch: no pretrained listener" in text and "HF_HUB_OFFLINE" in text
 
 
+@pytest.mark.slow
 def test_notebook_06_with_a_hub_and_an_empty_cache_leads_with_the_pretrained_listener_without_a_flag(
         spoken_words, served_model, online, tmp_path):
     """What a learner on a fresh machine gets: the kernel downloads tiny.en (from a loopback hub here) and a

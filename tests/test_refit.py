@@ -96,6 +96,7 @@ def refit_run(tiny_whisper_dir, tiny_corpus, tmp_path_factory):
     return predictor, train, test, time.time() - started
 
 
+@pytest.mark.slow
 def test_a_small_corpus_winner_is_refit_on_all_data_and_that_model_is_used_saved_and_reloaded(refit_run):
     from autoasr import ASRPredictor
 
@@ -121,6 +122,7 @@ def test_a_small_corpus_winner_is_refit_on_all_data_and_that_model_is_used_saved
     assert REFIT_NOTE in (predictor.path / "MODEL_CARD.md").read_text()  # the card says whose scores it shows
 
 
+@pytest.mark.slow
 def test_a_large_corpus_is_not_refit(tiny_whisper_dir, words_only_train, tmp_path, monkeypatch):
     from autoasr import ASRPredictor
 

@@ -44,6 +44,7 @@ def wait_for(condition, timeout=120):
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_loses_only_the_trial_in_flight_and_resume_continues(tiny_corpus, tmp_path):
     output = tmp_path / "run"
     process = start_fit(tiny_corpus, output, "--time-limit", 90, "--presets", "fast", "--domain", "commands")
@@ -72,6 +73,7 @@ def test_sigkill_mid_run_loses_only_the_trial_in_flight_and_resume_continues(tin
     assert not any(t["status"] == "running" for t in after.values())
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_gracefully_with_the_best_model_saved(tiny_corpus, tmp_path):
     output = tmp_path / "run"
     process = start_fit(tiny_corpus, output, "--time-limit", 120, "--presets", "single")
@@ -92,6 +94,7 @@ def finished_run(tiny_corpus, tmp_path_factory):
     return predictor.path
 
 
+@pytest.mark.slow
 def test_corrupt_best_checkpoint_falls_back_to_the_next_trial(finished_run, tmp_path):
     run = shutil.copytree(finished_run, tmp_path / "copy")
     loaded = ASRPredictor.load(run)
@@ -126,6 +129,7 @@ def test_planted_pickle_is_never_executed(finished_run, tmp_path):
     assert reloaded.best_trial_id != best
 
 
+@pytest.mark.slow
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_search_goes_on(tiny_corpus, tmp_path, monkeypatch):
     first = PORTFOLIO[0]["model"]  # the family the search tries first is sure to run within the budget
     family = models.MODEL_FAMILIES[first]
@@ -182,6 +186,7 @@ def write_clip(path, seconds, rate=16000):
     soundfile.write(path, (0.1 * np.random.default_rng(0).standard_normal(int(seconds * rate))).astype("float32"), rate)
 
 
+@pytest.mark.slow
 def test_fit_skips_bad_rows_and_says_so_then_trains_on_the_rest(tiny_corpus, tmp_path, capsys):
     """Missing, corrupt and empty audio, empty text, a too-long recording and a duplicate id in one manifest."""
     lines = Path(tiny_corpus).read_text().splitlines()
@@ -216,6 +221,7 @@ def test_non_utf8_manifest_and_duplicate_ids_are_read(tiny_corpus, tmp_path):
     assert len({u.utterance_id for u in dataset}) == 2
 
 
+@pytest.mark.slow
 def test_characters_unseen_in_training_do_not_break_training_or_evaluation(tiny_corpus, tmp_path):
     from autoasr.data.load import load_dataset
 

@@ -6,6 +6,7 @@ import pytest
 from autoasr import ASRPredictor
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("time_limit", [10, 30, 45])
 def test_fit_returns_within_its_time_limit(fsdd_subset, tmp_path, time_limit):
     predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)

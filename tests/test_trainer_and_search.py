@@ -1,5 +1,6 @@
 import time
 
+import pytest
 import torch
 
 from autoasr.core.text import CharVocabulary
@@ -39,6 +40,7 @@ def test_trial_learns_a_toy_task_keeps_best_weights_and_reports_every_epoch():
     assert reports[-1]["train_loss"] < reports[0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_trial_stops_at_its_deadline():
     features, texts = toy_task()
     vocabulary = CharVocabulary.from_texts(texts)
@@ -50,6 +52,7 @@ def test_trial_stops_at_its_deadline():
     assert outcome.stop_reason in ("deadline", "perfect")
 
 
+@pytest.mark.slow
 def test_annealed_trial_decays_its_rate_to_the_deadline_and_ignores_plateaus():
     # labels unrelated to the features: the tuning WER stops improving, so a plain trial stops on a plateau
     generator = torch.Generator().manual_seed(1)

@@ -119,6 +119,7 @@ def test_audio_seconds_follow_the_encoder_frame_rate(tiny_whisper_dir, tiny_corp
     assert outcome.epochs == 1 and abs(outcome.audio_seconds_trained - duration) < 0.03 * len(train)
 
 
+@pytest.mark.slow
 def test_a_search_starts_with_whisper_heads_and_the_winner_saves_and_reloads(tiny_whisper_dir, tiny_corpus, tmp_path):
     from autoasr import ASRPredictor, load_dataset
     from autoasr.export.runtime import load_exported
@@ -151,6 +152,7 @@ def test_a_search_starts_with_whisper_heads_and_the_winner_saves_and_reloads(tin
     assert exported.transcribe(clips) == reloaded.model(first["trial_id"]).transcribe(clips)
 
 
+@pytest.mark.slow
 def test_the_shared_tiny_en_encoder_reads_fsdd_digits_after_seconds_of_training(whisper_dir, fsdd_subset, tmp_path):
     """The real weights: a head on the frozen tiny.en encoder must read the held-out takes almost perfectly."""
     from autoasr import ASRPredictor, load_dataset
@@ -280,6 +282,7 @@ def test_a_frozen_top_layer_runs_once_a_trial_and_the_head_reads_its_outputs_ali
     assert frozen_layers_once(tuned, train, tuning)[0] is train  # a trained top layer must run every epoch
 
 
+@pytest.mark.slow
 def test_a_clip_label_search_trains_the_pooled_head_and_reloads_after_the_encoder_folder_moves(
         tiny_whisper_dir, words_corpus, tmp_path):
     import shutil

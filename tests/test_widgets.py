@@ -174,6 +174,7 @@ def test_zip_upload_larger_than_the_cap_is_refused(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_the_wizard_normalises_its_data_with_the_domain_chosen_after_loading(tmp_path):
     from autoasr.results.evaluation import evaluation_dataset
 
@@ -251,6 +252,7 @@ def finished_app(tiny_corpus, tmp_path_factory):
     return app
 
 
+@pytest.mark.slow
 def test_start_runs_a_search_that_fills_the_trials_table_and_the_curves(finished_app):
     run = finished_app.run
     assert run.error is None, run.error
@@ -602,6 +604,7 @@ def test_the_wizard_carries_the_glossary_with_every_term_the_issue_names(tmp_pat
     assert "<dt><b>Tuning set</b></dt>" in page and "Word error rate" in page
 
 
+@pytest.mark.slow
 def test_autoasr_never_imports_the_widgets():
     sources = "\n".join(path.read_text() for path in (ROOT / "autoasr").rglob("*.py"))
     assert "ipywidgets" not in sources and "from widgets" not in sources and "import widgets" not in sources

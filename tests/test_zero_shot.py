@@ -54,6 +54,7 @@ def _fit(corpus, path, source, zero_shot, time_limit=40):
     return predictor.fit(corpus, time_limit=time_limit, presets="fast", pretrained=str(source), zero_shot=zero_shot)
 
 
+@pytest.mark.slow
 def test_tiny_whisper_zero_shot_row_is_recorded_once_the_first_trained_model_exists(tiny_corpus, tiny_recognizer_dir,
                                                                                        tmp_path):
     predictor = _fit(tiny_corpus, tmp_path / "run", tiny_recognizer_dir, "whisper")
@@ -75,6 +76,7 @@ def test_tiny_whisper_zero_shot_row_is_recorded_once_the_first_trained_model_exi
     assert predictor.word_errors(trained)["count"].sum() >= 0  # trained trials write their transcripts too
 
 
+@pytest.mark.slow
 def test_zero_shot_row_skipped_when_the_budget_cannot_afford_it(tiny_corpus, tiny_recognizer_dir, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setattr("autoasr.predictor.reference_share", lambda *_: 0.0)  # no time at all for yardsticks
@@ -83,6 +85,7 @@ def test_zero_shot_row_skipped_when_the_budget_cannot_afford_it(tiny_corpus, tin
     assert predictor.fit_summary["zero_shot"]["whisper-zero-shot"].startswith("skipped: transcribing the")
 
 
+@pytest.mark.slow
 def test_real_whisper_zero_shot_wins_reloads_offline_and_refuses_export(tiny_corpus, whisper_dir, tmp_path,
                                                                           monkeypatch):
     from autoasr.export.writers import export_model
@@ -114,6 +117,7 @@ def test_real_whisper_zero_shot_wins_reloads_offline_and_refuses_export(tiny_cor
         export_model(reloaded, tmp_path / "model.onnx")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed (pip install pocketsphinx)")
 def test_pocketsphinx_row_joins_the_leaderboard_with_a_grammar(tiny_corpus, tmp_path):
     predictor = ASRPredictor(path=tmp_path / "run", domain="digits", verbosity=0)
@@ -181,6 +185,7 @@ def test_pocketsphinx_row_is_kept_for_english_words_and_skipped_for_spanish_digi
     assert not spanish and skipped["pocketsphinx"].startswith("not English-like: 5 of the 10")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not pocketsphinx_available(), reason="PocketSphinx is not installed")
 def test_a_one_word_grammar_reads_real_command_clips_better_than_a_word_loop():
     from conftest import SHARED_DIR
