@@ -119,8 +119,6 @@ class LiveProgress(FitCallback):
     def on_search_start(self, info: dict) -> None:
         # the budget's clock started with fit (data preparation and the encoder pass count), not now
         self._started = float(info.get("fit_started") or time.time())
-        if info.get("listener") and not self.listener.value:
-            self.on_pretrained(info)
         self._time_limit = max(float(info["time_limit"]), 1.0)
         self._finished.clear()
         self.progress.max = self._time_limit

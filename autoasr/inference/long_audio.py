@@ -239,11 +239,9 @@ def _recognizer(model):
 def _texts_without_words(model, audio: list) -> list[TimedTranscript]:
     """A pretrained recognizer used as it is writes text, not CTC frames: its transcripts (long items cut at
     pauses, as :meth:`transcribe` does), each whole item one segment, and no word times."""
-    from autoasr.data.audio import as_samples
-
     results = []
     for item, text in zip(audio, model.transcribe(list(audio))):
-        duration = len(as_samples(item, model.sample_rate)) / model.sample_rate
+        duration = audio_seconds(item, model.sample_rate)  # a path's header: the audio was read once, to transcribe
         name = str(item) if not isinstance(item, np.ndarray) else "<array>"
         results.append(TimedTranscript(name, text, duration, [], [Segment(0.0, duration, text, [])]))
     return results

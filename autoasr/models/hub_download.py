@@ -138,10 +138,13 @@ def fetch_model(repo_id: str = DEFAULT_MODEL, on_progress: DownloadProgress | No
                                ) from None
     repo_files = [sibling.rfilename for sibling in (info.siblings or [])]
     check_safetensors(repo_id, repo_files)
-    folder = None
+    wanted = fetched_files(repo_files)
+    if not any(name.endswith(".safetensors") for name in wanted):
+        raise ModelUnavailable(f"refused: {repo_id} keeps its safetensors weights only in subfolders "
+                               f"({', '.join(n for n in repo_files if n.endswith('.safetensors'))[:160]})")
     bar = _reporting_bar(on_progress)
     try:
-        for name in fetched_files(repo_files):
+        for name in wanted:
             # the default revision ("main"), so the cache records the ref that offline lookups by hub id follow
             folder = Path(hf_hub_download(repo_id, name, endpoint=endpoint, tqdm_class=bar, etag_timeout=timeout,
                                           cache_dir=hub_cache(environ))).parent

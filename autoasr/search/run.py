@@ -21,6 +21,7 @@ from autoasr.data.dataset import Dataset
 from autoasr.domains.presets import Domain
 from autoasr.inference.model import TrainedModel
 from autoasr.inference.model_files import MODEL_SPEC_FILE, MODEL_WEIGHTS_FILE
+from autoasr.models.registry import PRETRAINED_FAMILY, WHISPER_FAMILY
 from autoasr.results.leaderboard import TrialBook, leaderboard_row
 from autoasr.results.model_costs import measure_inference_cost
 from autoasr.results.run_folder import RunFolder
@@ -44,7 +45,6 @@ from autoasr.training.trial import (
 # trained trials with no tuning error after which the exploration ends: one may be luck on a few clips (the
 # tuning set of a learner's 50 takes holds 8), two tied at zero is what k-fold ranking and the refit are for
 PERFECT_TRIALS_TO_STOP = 2
-PRETRAINED_FAMILIES = ("whisper", "wav2vec2")
 
 
 def searched_part(config: dict) -> dict:
@@ -134,7 +134,7 @@ class SearchRun:
             return False
         tried = {(t["config"].get("model"), t["config"].get("size")) for t in records}
         heads = {(c.get("model"), c.get("size")) for c in self.settings.preset.portfolio
-                 if c.get("model") in PRETRAINED_FAMILIES}
+                 if c.get("model") in (WHISPER_FAMILY, PRETRAINED_FAMILY)}
         if not heads <= tried:
             return False
         self.ended_early = (f"{len(perfect)} trained models already read every tuning clip right, so the search "
